@@ -1,0 +1,36 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+  name: "sockscript",
+  products: [
+    .executable(name: "sockscript", targets: ["sockscript"]),
+    .library(name: "SockKernel", targets: ["SockKernel"]),
+    .library(name: "SockSyntax", targets: ["SockSyntax"]),
+    .library(name: "SockScript", targets: ["SockScript"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
+  targets: [
+    // Tokens, lexer, AST, parser and diagnostics rendering. Knows nothing of sockets.
+    .target(name: "SockSyntax"),
+    // The backend protocol, shared socket types and the simulated Linux kernel.
+    // Knows nothing of syntax; usable as a library.
+    .target(name: "SockKernel"),
+    // The checker, the interpreter that drives a backend, and the reporters.
+    .target(name: "SockScript", dependencies: ["SockSyntax", "SockKernel"]),
+    .executableTarget(
+      name: "sockscript",
+      dependencies: [
+        "SockScript",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+    .testTarget(name: "SockSyntaxTests", dependencies: ["SockSyntax"]),
+    .testTarget(name: "SockKernelTests", dependencies: ["SockKernel"]),
+    .testTarget(name: "SockScriptTests", dependencies: ["SockScript"]),
+    .testTarget(name: "EndToEndTests", dependencies: ["SockScript"]),
+  ],
+  swiftLanguageModes: [.v5]
+)

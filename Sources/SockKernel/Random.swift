@@ -1,0 +1,41 @@
+/// The simulator's only source of randomness: a SplitMix64 stream seeded by
+/// `--seed`. Where Linux draws a random number (bind(0)'s offset, connect()'s
+/// jitter) the simulator draws from this stream at the same point.
+public struct SeededRandom: Sendable {
+  public private(set) var state: UInt64
+  public init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+
+  public mutating func next() -> UInt64 {
+    state = state &+ 0x9E37_79B9_7F4A_7C15
+    return SeededRandom.mix(state)
+  }
+
+  /// get_random_u32_below(n): uniform in 0..<n (n > 0).
+  public mutating func below(_ n: UInt32) -> UInt32 {
+    guard n > 1 else { return 0 }
+    return UInt32(truncatingIfNeeded: (UInt64(UInt32(truncatingIfNeeded: next())) &* UInt64(n)) >> 32)
+  }
+
+  public static func mix(_ x0: UInt64) -> UInt64 {
+    var z = x0
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+
+  /// A keyed hash standing in for the kernel's siphash with `net_secret`.
+  public static func keyedHash(_ key: UInt64, _ words: [UInt64]) -> UInt64 {
+    var h = mix(key ^ 0x6A09_E667_F3BC_C908)
+    for w in words { h = mix(h ^ mix(w &+ 0x3C6E_F372_FE94_F82B)) }
+    return h
+  }
+}
+
+extension IPAddress {
+  var hashWords: [UInt64] {
+    switch self {
+    case .v4(let a): return [UInt64(a)]
+    case .v6(let hi, let lo): return [hi, lo]
+    }
+  }
+}

@@ -1,0 +1,274 @@
+/// The simulated Linux 6.18 kernel: one network namespace, virtual time, and
+/// the port rules of `linux-port-semantics.md`. Deterministic for a seed.
+public final class SimKernel: KernelBackend {
+  public struct Config: Sendable {
+    public var seed: UInt64
+    /// How long a blocking call waits before it gives up (virtual time).
+    public var timeoutMs: Int64
+    /// Test-only: rules switched off, to prove that a test can catch them.
+    public var disabledRules: Set<String>
+    public init(seed: UInt64 = 0, timeoutMs: Int64 = 2000, disabledRules: Set<String> = []) {
+      self.seed = seed
+      self.timeoutMs = timeoutMs
+      self.disabledRules = disabledRules
+    }
+  }
+
+  public let config: Config
+  public var kernelName: String { "sim linux-6.18" }
+  public var backendName: String { "sim" }
+  public private(set) var nowMs: Int64 = 0
+  public var namer: (SockID) -> String? = { _ in nil }
+  public var random: SeededRandom
+
+  // Per-namespace sysctls (defaults of Linux 6.18).
+  public internal(set) var portLo = 32768
+  public internal(set) var portHi = 60999
+  var reservedPorts = PortSet()
+  var autobindReuse = 0
+  var nonlocalBind = 0
+  var unprivilegedPortStart = 1024
+  var twReuse = 2
+  var twReuseDelayMs = 1000
+  var maxTwBuckets = 262_144
+  var tcpTimestamps = 1
+  var finTimeoutS = 60
+  var somaxconn = 4096
+  var descriptorLimit: Int?
+
+  /// Added addresses (`addr add`) with their prefix lengths.
+  var addedAddrs: [(addr: IPAddress, prefix: Int)] = []
+
+  var nextID = 1
+  var socks: [SockID: SimSock] = [:]
+  /// Every socket the namespace holds, in creation order (for tables).
+  var live: [SimSock] = []
+  let tcp = BindTable()
+  let udp = BindTable()
+  var ehash: [FourTuple: SimSock] = [:]
+  var listenSeq = 0
+  var tablePerturb: [Int: UInt32] = [:]
+  let netSecret: UInt64
+
+  public init(config: Config = Config()) {
+    self.config = config
+    self.random = SeededRandom(seed: config.seed)
+    self.netSecret = SeededRandom.mix(config.seed ^ 0x5EC2_E7)
+  }
+
+  func rule(_ name: String) -> Bool { !config.disabledRules.contains(name) }
+
+  // MARK: naming, for why lines
+
+  func name(_ s: SimSock) -> String {
+    if s.isTW, let o = s.origin { return namer(o).map { "\($0)'s TIME_WAIT entry" } ?? "a TIME_WAIT entry" }
+    if let n = namer(s.id) { return n }
+    if let p = s.parent { return "an unaccepted connection of \(name(p))" }
+    return "an unnamed socket"
+  }
+
+  func describe(_ s: SimSock) -> String {
+    var d = "\(name(s)) (\(s.isTW ? (s.state == .FIN_WAIT2 ? "FIN_WAIT2" : "TIME_WAIT") : stateOf(s).rawValue)"
+    if let l = s.local { d += " on \(l)" }
+    if let r = s.remote, s.isTW || s.state != .LISTEN { d += " -> \(r)" }
+    return d + ")"
+  }
+
+  func stateOf(_ s: SimSock) -> SockState {
+    if s.state == .CLOSED && s.lport != 0 && !s.isTW { return .BOUND }
+    if s.state == .CLOSED && !s.laddr.isAny && s.noPort { return .BOUND }
+    return s.state
+  }
+
+  // MARK: sockets and descriptors
+
+  var openDescriptors: Int { socks.values.filter { $0.hasFd }.count }
+
+  func sock(_ id: SockID) -> SimSock? {
+    guard let s = socks[id], s.hasFd else { return nil }
+    return s
+  }
+
+  func newSock(_ kind: SocketKind, uid: UInt32) -> SimSock {
+    let s = SimSock(id: nextID, kind: kind, uid: uid)
+    nextID += 1
+    socks[s.id] = s
+    live.append(s)
+    return s
+  }
+
+  /// The simulated process has stdin, stdout and stderr open, as a real one does.
+  func descriptorAvailable() -> Bool {
+    guard let lim = descriptorLimit else { return true }
+    return openDescriptors + 3 < lim
+  }
+
+  public func socket(_ kind: SocketKind, uid: UInt32) -> CallResult {
+    guard descriptorAvailable() else {
+      return .fail(.EMFILE, "the descriptor limit (ulimit nofile \(descriptorLimit!)) is reached: 3 standard descriptors and \(openDescriptors) sockets are open")
+    }
+    let s = newSock(kind, uid: uid)
+    var r = CallResult.ok
+    r.created = s.id
+    return r
+  }
+
+  public func setDescriptorLimit(_ n: Int) -> CallResult {
+    guard n >= 0 else { return .fail(.EINVAL) }
+    descriptorLimit = n
+    return .ok
+  }
+
+  // MARK: time
+
+  public func sleep(ms: Int64) {
+    advance(to: nowMs + max(0, ms))
+  }
+
+  func advance(to t: Int64) {
+    // Expire timewait entries in time order, so a transcript is deterministic.
+    while true {
+      let due = live.filter { $0.isTW && $0.twExpireMs <= t }.min { ($0.twExpireMs, $0.id) < ($1.twExpireMs, $1.id) }
+      guard let tw = due else { break }
+      nowMs = max(nowMs, tw.twExpireMs)
+      killTW(tw)
+    }
+    nowMs = t
+  }
+
+  func killTW(_ tw: SimSock) {
+    unhashEstablished(tw)
+    tcp.remove(tw)
+    tw.state = .CLOSED
+    tw.isTW = false
+    dropLive(tw)
+  }
+
+  func dropLive(_ s: SimSock) {
+    if let i = live.firstIndex(where: { $0 === s }) { live.remove(at: i) }
+    if !s.hasFd && s.origin == nil { socks[s.id] = s }
+  }
+
+  public func shutdownBackend() {
+    for s in live where s.hasFd { _ = close(s.id) }
+  }
+
+  // MARK: addresses and routes
+
+  func isLocal(_ a: IPAddress) -> Bool {
+    if let v4 = a.effectiveV4 {
+      if v4 >> 24 == 127 { return true }
+      return addedAddrs.contains { $0.addr.effectiveV4 == v4 }
+    }
+    if a == .loopback6 { return true }
+    return addedAddrs.contains { $0.addr == a }
+  }
+
+  /// The route's preferred source for a destination, or nil when there is no route.
+  func routeSource(_ dst: IPAddress) -> IPAddress? {
+    if let v4 = dst.effectiveV4 {
+      if addedAddrs.contains(where: { $0.addr.effectiveV4 == v4 }) { return .v4(v4) }
+      if v4 >> 24 == 127 { return .loopback4 }
+      for (a, p) in addedAddrs where a.isV4 && IPAddress.v4(v4).masked(p) == a.masked(p) { return a }
+      return nil
+    }
+    if dst == .loopback6 { return .loopback6 }
+    if addedAddrs.contains(where: { $0.addr == dst }) { return dst }
+    for (a, p) in addedAddrs where !a.isV4 && dst.masked(p) == a.masked(p) { return a }
+    return nil
+  }
+
+  public func addAddress(_ addr: IPAddress, prefix: Int) -> CallResult {
+    let maxLen = addr.isV4 ? 32 : 128
+    guard prefix >= 0 && prefix <= maxLen, !addr.isAny, !addr.isV4Mapped else { return .fail(.EINVAL) }
+    if addr == .loopback4 || addr == .loopback6 || addedAddrs.contains(where: { $0.addr == addr }) {
+      return .fail(.EEXIST, "\(addr) is already an address of this namespace")
+    }
+    addedAddrs.append((addr, prefix))
+    return .ok
+  }
+
+  // MARK: sysctl
+
+  public func sysctl(_ key: String, _ value: String) -> CallResult {
+    let v = value.trimmed
+    let ints = v.split(whereSeparator: { $0 == " " || $0 == "\t" }).map { Int($0) }
+    func one(_ range: ClosedRange<Int>) -> Int? {
+      guard ints.count == 1, let x = ints[0], range.contains(x) else { return nil }
+      return x
+    }
+    let bad = CallResult.fail(.EINVAL, "'\(v)' is not a valid value for \(key)")
+    switch key {
+    case "net.ipv4.ip_local_port_range":
+      guard ints.count == 2, let lo = ints[0], let hi = ints[1], (1...65535).contains(lo), (1...65535).contains(hi) else { return bad }
+      guard hi >= lo, lo >= unprivilegedPortStart else {
+        return .fail(.EINVAL, hi < lo ? "the upper bound is below the lower" : "the range may not start below net.ipv4.ip_unprivileged_port_start (\(unprivilegedPortStart))")
+      }
+      portLo = lo
+      portHi = hi
+    case "net.ipv4.ip_local_reserved_ports":
+      var set = PortSet()
+      for item in v.split(separator: ",", omittingEmptySubsequences: true) {
+        let parts = String(item).trimmed.split(separator: "-")
+        guard parts.count == 1 || parts.count == 2, let a = Int(parts[0]), let b = Int(parts.last!), a <= b, (0...65535).contains(a), (0...65535).contains(b) else { return bad }
+        for p in a...b { set.insert(p) }
+      }
+      reservedPorts = set
+    case "net.ipv4.ip_autobind_reuse":
+      guard let x = one(0...1) else { return bad }
+      autobindReuse = x
+    case "net.ipv4.ip_nonlocal_bind":
+      guard let x = one(0...1) else { return bad }
+      nonlocalBind = x
+    case "net.ipv4.ip_unprivileged_port_start":
+      guard let x = one(0...65535) else { return bad }
+      guard x <= portLo else { return .fail(.EINVAL, "it may not exceed the start of ip_local_port_range (\(portLo))") }
+      unprivilegedPortStart = x
+    case "net.ipv4.tcp_tw_reuse":
+      guard let x = one(0...2) else { return bad }
+      twReuse = x
+    case "net.ipv4.tcp_tw_reuse_delay":
+      guard let x = one(1...600_000) else { return bad }
+      twReuseDelayMs = x
+    case "net.ipv4.tcp_max_tw_buckets":
+      guard let x = one(0...Int(Int32.max)) else { return bad }
+      maxTwBuckets = x
+    case "net.ipv4.tcp_timestamps":
+      guard let x = one(0...2) else { return bad }
+      tcpTimestamps = x
+    case "net.ipv4.tcp_fin_timeout":
+      guard let x = one(0...Int(Int32.max) / 1000) else { return bad }
+      finTimeoutS = x
+    case "net.core.somaxconn":
+      guard let x = one(0...Int(Int32.max)) else { return bad }
+      somaxconn = x
+    default:
+      return .fail(.ENOENT, "no such sysctl")
+    }
+    return .ok
+  }
+
+  // MARK: views
+
+  public func view(_ id: SockID) -> SocketView {
+    guard var s = socks[id] else { return SocketView(state: .CLOSED, local: nil, remote: nil) }
+    let ownLocal = s.local
+    let ownRemote = s.remote
+    if !s.hasFd {
+      // After close: whatever the kernel still holds for the socket.
+      while let next = s.successor { s = next }
+      let held = live.contains { $0 === s }
+      return SocketView(state: held ? stateOf(s) : .CLOSED, local: ownLocal, remote: ownRemote)
+    }
+    return SocketView(state: stateOf(s), local: ownLocal, remote: ownRemote)
+  }
+
+  public func table() -> [SocketRow] {
+    live.map { s in
+      SocketRow(
+        id: s.isTW ? s.origin : s.id, kind: s.kind, state: stateOf(s), local: s.local, remote: s.remote,
+        options: s.optionNames, timeLeftMs: s.isTW ? max(0, s.twExpireMs - nowMs) : nil, uid: s.uid,
+        hasDescriptor: s.hasFd)
+    }
+  }
+}

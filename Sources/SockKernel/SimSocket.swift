@@ -1,0 +1,131 @@
+/// Where an owner sits in the address-overlap matrix (spec section 3).
+enum AddrClass: Hashable {
+  case v4any
+  case v4spec(UInt32)
+  case v6anyDual
+  case v6anyOnly
+  case v6spec(IPAddress)
+
+  func overlaps(_ o: AddrClass) -> Bool {
+    switch (self, o) {
+    case (.v6anyDual, _), (_, .v6anyDual): return true
+    case (.v4any, .v4any), (.v4any, .v4spec), (.v4spec, .v4any): return true
+    case (.v4spec(let a), .v4spec(let b)): return a == b
+    case (.v6anyOnly, .v6anyOnly), (.v6anyOnly, .v6spec), (.v6spec, .v6anyOnly): return true
+    case (.v6spec(let a), .v6spec(let b)): return a == b
+    default: return false
+    }
+  }
+}
+
+/// A socket of the simulated kernel: a full socket, or a TIME_WAIT minisocket.
+final class SimSock {
+  let id: SockID
+  let kind: SocketKind
+  let uid: UInt32
+  var state: SockState = .CLOSED
+  var hasFd = true
+
+  // Options.
+  var reuse = false
+  var reuseport = false
+  var noPort = false
+  var v6only = false
+  var nonblock = false
+  var freebind = false
+  var linger: Int?
+  var portRange = (lo: 0, hi: 0)
+  var device: String?
+
+  // Addresses: rcv_saddr and inet_num as the kernel keeps them.
+  var laddr: IPAddress
+  var lport = 0
+  var raddr: IPAddress?
+  var rport = 0
+  var addrLock = false
+  var portLock = false
+  var connectBind = false
+
+  // Bind-table membership (recorded so removal undoes exactly what insertion did).
+  var boundPort: Int?
+  var boundKey: IPAddress?
+  var boundClass: AddrClass?
+  var boundWithDevice = false
+  var inEhash: FourTuple?
+
+  // Connections.
+  weak var peer: SimSock?
+  weak var parent: SimSock?
+  var queue: [SimSock] = []
+  var backlog = 0
+  var listenOrder = 0
+  var rx: [UInt8] = []
+  var rxEOF = false
+  var rdShut = false
+  var wrShut = false
+  var pendingError: Errno?
+  var connecting = false  // SS_CONNECTING after a non-blocking connect
+  var timestamps = false
+  var datagrams: [(from: Endpoint, data: [UInt8])] = []
+
+  // TIME_WAIT / orphan FIN_WAIT2 minisocket.
+  var isTW = false
+  var twEntryMs: Int64 = 0
+  var twExpireMs: Int64 = 0
+  /// The named socket this entry came from (for `why` lines and NAME.state).
+  var origin: SockID?
+  var successor: SimSock?
+
+  init(id: SockID, kind: SocketKind, uid: UInt32) {
+    self.id = id
+    self.kind = kind
+    self.uid = uid
+    self.laddr = kind.family == .inet ? .any4 : .any6
+  }
+
+  var isV6: Bool { kind.family == .inet6 }
+  var isTCP: Bool { kind.transport == .tcp }
+  var isListening: Bool { state == .LISTEN }
+
+  var addrClass: AddrClass {
+    if let a = laddr.effectiveV4 { return a == 0 ? .v4any : .v4spec(a) }
+    if laddr == .any6 { return v6only ? .v6anyOnly : .v6anyDual }
+    return .v6spec(laddr)
+  }
+
+  var local: Endpoint? {
+    if lport == 0 && laddr.isAny { return nil }
+    return Endpoint(laddr, UInt16(lport))
+  }
+  var remote: Endpoint? { raddr.map { Endpoint($0, UInt16(rport)) } }
+
+  /// The options a `show` row lists.
+  var optionNames: [String] {
+    var o: [String] = []
+    if reuse { o.append("reuseaddr") }
+    if reuseport { o.append("reuseport") }
+    if noPort { o.append("bind_address_no_port") }
+    if v6only { o.append("v6only") }
+    if nonblock { o.append("nonblock") }
+    if freebind { o.append("freebind") }
+    if let l = linger { o.append("linger=\(l)") }
+    if portRange.lo != 0 || portRange.hi != 0 { o.append("local_port_range=\(portRange.lo)-\(portRange.hi)") }
+    if let d = device { o.append("dev=\(d)") }
+    if uid != 0 { o.append("uid=\(uid)") }
+    return o
+  }
+}
+
+/// The established-hash key: both addresses in their IPv6 (v4-mapped) form.
+struct FourTuple: Hashable {
+  var laddr: IPAddress
+  var lport: Int
+  var raddr: IPAddress
+  var rport: Int
+  init(_ la: IPAddress, _ lp: Int, _ ra: IPAddress, _ rp: Int) {
+    laddr = la.asV6
+    lport = lp
+    raddr = ra.asV6
+    rport = rp
+  }
+}

@@ -1,0 +1,179 @@
+public enum Transport: String, Sendable {
+  case tcp
+  case udp
+}
+
+public enum Family: String, Sendable {
+  case inet  // AF_INET
+  case inet6  // AF_INET6
+}
+
+/// `tcp`, `udp`, `tcp6`, `udp6`.
+public struct SocketKind: Equatable, Sendable, CustomStringConvertible {
+  public var transport: Transport
+  public var family: Family
+  public init(_ transport: Transport, _ family: Family) {
+    self.transport = transport
+    self.family = family
+  }
+  public init?(name: String) {
+    switch name {
+    case "tcp": self.init(.tcp, .inet)
+    case "udp": self.init(.udp, .inet)
+    case "tcp6": self.init(.tcp, .inet6)
+    case "udp6": self.init(.udp, .inet6)
+    default: return nil
+    }
+  }
+  public var description: String { transport.rawValue + (family == .inet6 ? "6" : "") }
+}
+
+/// Socket states as `ss` names them, plus BOUND (a bound, idle socket).
+public enum SockState: String, CaseIterable, Sendable, CustomStringConvertible {
+  case CLOSED, BOUND, LISTEN, SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT
+  public var description: String { rawValue }
+}
+
+public enum ShutdownHow: String, Sendable {
+  case rd, wr, rdwr
+}
+
+/// The socket options of the brief.
+public enum SocketOption: Equatable, Sendable {
+  case reuseaddr(Bool)
+  case reuseport(Bool)
+  case bindAddressNoPort(Bool)
+  case v6only(Bool)
+  case nonblock(Bool)
+  case freebind(Bool)
+  /// SO_LINGER: nil turns it off; a number of seconds turns it on.
+  case linger(Int?)
+  /// IP_LOCAL_PORT_RANGE; (0, 0) clears it.
+  case localPortRange(Int, Int)
+  case bindToDevice(String)
+
+  public static let booleanNames = ["reuseaddr", "reuseport", "bind_address_no_port", "v6only", "nonblock", "freebind"]
+  public static let allNames = booleanNames + ["linger", "local_port_range", "bindtodevice"]
+}
+
+/// The sysctl keys both backends accept.
+public enum Sysctl {
+  public static let keys = [
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.ip_autobind_reuse",
+    "net.ipv4.ip_nonlocal_bind",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_tw_reuse",
+    "net.ipv4.tcp_tw_reuse_delay",
+    "net.ipv4.tcp_max_tw_buckets",
+    "net.ipv4.tcp_timestamps",
+    "net.ipv4.tcp_fin_timeout",
+    "net.core.somaxconn",
+  ]
+}
+
+/// What a call returned: success or an errno, plus what the caller may want
+/// to print (the endpoints involved) and, on the simulator, why it failed.
+public struct CallResult: Sendable {
+  public var errno: Errno?
+  public var why: String?
+  public var local: Endpoint?
+  public var remote: Endpoint?
+  /// Bytes received (recv/recvfrom); empty at end of stream.
+  public var data: [UInt8]?
+  /// Sender of a datagram (recvfrom).
+  public var from: Endpoint?
+  /// A socket the call created (socket, accept).
+  public var created: SockID?
+
+  public init(errno: Errno? = nil, why: String? = nil, local: Endpoint? = nil, remote: Endpoint? = nil) {
+    self.errno = errno
+    self.why = why
+    self.local = local
+    self.remote = remote
+  }
+
+  public static let ok = CallResult()
+  public static func fail(_ e: Errno, _ why: String? = nil) -> CallResult { CallResult(errno: e, why: why) }
+  public var isOK: Bool { errno == nil }
+}
+
+public typealias SockID = Int
+
+/// One row of the socket table (`show`, `count(...)`).
+public struct SocketRow: Sendable {
+  public var id: SockID?
+  public var kind: SocketKind
+  public var state: SockState
+  public var local: Endpoint?
+  public var remote: Endpoint?
+  public var options: [String]
+  /// Milliseconds until a TIME_WAIT / FIN_WAIT2 entry expires.
+  public var timeLeftMs: Int64?
+  public var uid: UInt32
+  /// Whether a descriptor refers to it (false for TIME_WAIT entries, unaccepted connections, orphans).
+  public var hasDescriptor: Bool
+  public init(id: SockID?, kind: SocketKind, state: SockState, local: Endpoint?, remote: Endpoint?, options: [String], timeLeftMs: Int64?, uid: UInt32, hasDescriptor: Bool) {
+    self.id = id
+    self.kind = kind
+    self.state = state
+    self.local = local
+    self.remote = remote
+    self.options = options
+    self.timeLeftMs = timeLeftMs
+    self.uid = uid
+    self.hasDescriptor = hasDescriptor
+  }
+}
+
+/// What a socket looks like to `NAME.state`, `NAME.local`, ...
+public struct SocketView: Sendable {
+  public var state: SockState
+  public var local: Endpoint?
+  public var remote: Endpoint?
+}
+
+/// The interface both kernels implement: socket calls in, result or errno out.
+public protocol KernelBackend: AnyObject {
+  /// "sim linux-6.18", or the release of the real kernel.
+  var kernelName: String { get }
+  var backendName: String { get }
+  /// The scenario clock in milliseconds.
+  var nowMs: Int64 { get }
+  /// Names sockets in `why` lines and tables (set by the interpreter).
+  var namer: (SockID) -> String? { get set }
+
+  func socket(_ kind: SocketKind, uid: UInt32) -> CallResult
+  func setsockopt(_ s: SockID, _ opt: SocketOption) -> CallResult
+  func bind(_ s: SockID, _ ep: Endpoint) -> CallResult
+  func listen(_ s: SockID, backlog: Int?) -> CallResult
+  func connect(_ s: SockID, _ ep: Endpoint) -> CallResult
+  func accept(_ s: SockID) -> CallResult
+  func send(_ s: SockID, _ data: [UInt8]) -> CallResult
+  func recv(_ s: SockID, max: Int?) -> CallResult
+  func sendto(_ s: SockID, _ ep: Endpoint, _ data: [UInt8]) -> CallResult
+  func recvfrom(_ s: SockID) -> CallResult
+  func shutdown(_ s: SockID, _ how: ShutdownHow) -> CallResult
+  func close(_ s: SockID) -> CallResult
+  func sleep(ms: Int64)
+  func sysctl(_ key: String, _ value: String) -> CallResult
+  func addAddress(_ addr: IPAddress, prefix: Int) -> CallResult
+  func setDescriptorLimit(_ n: Int) -> CallResult
+
+  /// The state and endpoints of a socket; after close, of what the kernel still holds for it.
+  func view(_ s: SockID) -> SocketView
+  /// Every socket of the namespace, named or not.
+  func table() -> [SocketRow]
+  /// Releases everything (end of run).
+  func shutdownBackend()
+}
+
+extension String {
+  /// The string without leading and trailing blanks and newlines.
+  public var trimmed: String {
+    let isBlank: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
+    guard let first = firstIndex(where: { !isBlank($0) }), let last = lastIndex(where: { !isBlank($0) }) else { return "" }
+    return String(self[first...last])
+  }
+}

@@ -1,0 +1,565 @@
+import SockKernel
+import SockSyntax
+
+/// One executed statement, as every reporter sees it.
+public struct StepEvent: Sendable {
+  public var file: String
+  public var line: Int
+  public var text: String
+  public var op: String
+  public var socket: String?
+  /// "ok" or an errno name; nil for a statement that is no call.
+  public var result: String?
+  /// The accepted results as written; "ok" with no `=>`; nil for no call.
+  public var expected: String?
+  public var pass: Bool
+  public var local: String?
+  public var remote: String?
+  public var why: String?
+  public var timeMs: Int64
+  /// For a failed `expect`: what the operands were. For `sleep`: the new time.
+  public var detail: String?
+}
+
+/// A row of `show`.
+public struct ShowRow: Sendable {
+  public var name: String
+  public var proto: String
+  public var state: String
+  public var local: String
+  public var remote: String
+  public var options: [String]
+  public var timer: String?
+}
+
+public struct RunSummary: Sendable {
+  public var file: String
+  public var backend: String
+  public var kernel: String
+  public var seed: UInt64
+  public var statements: Int
+  public var expectations: Int
+  public var failed: Int
+  public var exit: Int32
+}
+
+public protocol Reporter: AnyObject {
+  func begin(file: String, backend: KernelBackend, seed: UInt64)
+  func step(_ e: StepEvent)
+  func printed(_ values: [Value])
+  func show(_ rows: [ShowRow])
+  /// A run-time error in the script, already rendered with its caret.
+  func error(_ rendered: String)
+  func end(_ s: RunSummary)
+}
+
+public struct RunOptions: Sendable {
+  public var keepGoing = false
+  public var seed: UInt64 = 0
+  public init(keepGoing: Bool = false, seed: UInt64 = 0) {
+    self.keepGoing = keepGoing
+    self.seed = seed
+  }
+}
+
+struct RuntimeError: Error {
+  var diagnostic: Diagnostic
+  init(_ msg: String, _ span: Span, hint: String? = nil) { diagnostic = Diagnostic(msg, at: span, hint: hint) }
+}
+
+struct StopRun: Error {}
+
+/// Walks the AST and drives a backend, reporting every step.
+public final class Interpreter {
+  public let file: SourceFile
+  let program: Program
+  public let backend: KernelBackend
+  let reporter: Reporter
+  let options: RunOptions
+
+  var vars: [String: Value] = [:]
+  var sockets: [String: SockID] = [:]
+  var names: [SockID: String] = [:]
+  /// Per socket name: its last call's result, last data and sender.
+  var lastResult: [String: Errno?] = [:]
+  var lastData: [String: [UInt8]] = [:]
+  var lastFrom: [String: Endpoint] = [:]
+  var statements = 0
+  var expectations = 0
+  var failed = 0
+
+  public init(file: SourceFile, program: Program, backend: KernelBackend, reporter: Reporter, options: RunOptions) {
+    self.file = file
+    self.program = program
+    self.backend = backend
+    self.reporter = reporter
+    self.options = options
+    backend.namer = { [unowned self] id in self.names[id] }
+  }
+
+  /// Runs the program; returns the exit code (0, 1 or 2).
+  public func run() -> Int32 {
+    reporter.begin(file: file.name, backend: backend, seed: options.seed)
+    var exit: Int32 = 0
+    do {
+      try block(program.statements)
+    } catch let e as RuntimeError {
+      reporter.error(DiagnosticRenderer.render(e.diagnostic, in: file))
+      exit = 2
+    } catch {}
+    if exit == 0 && failed > 0 { exit = 1 }
+    reporter.end(
+      RunSummary(
+        file: file.name, backend: backend.backendName, kernel: backend.kernelName, seed: options.seed, statements: statements, expectations: expectations, failed: failed,
+        exit: exit))
+    return exit
+  }
+
+  /// Runs more statements on the same state (the REPL).
+  public func runMore(_ stmts: [Stmt]) -> Int32 {
+    do {
+      try block(stmts)
+    } catch let e as RuntimeError {
+      reporter.error(DiagnosticRenderer.render(e.diagnostic, in: file))
+      return 2
+    } catch {}
+    return failed > 0 ? 1 : 0
+  }
+
+  func block(_ stmts: [Stmt]) throws {
+    for s in stmts { try statement(s) }
+  }
+
+  // MARK: statements
+
+  func event(_ s: Stmt, socket: String? = nil) -> StepEvent {
+    let line = file.line(of: s.span.start)
+    return StepEvent(
+      file: file.name, line: line, text: file.text(s.span), op: s.keyword, socket: socket, result: nil, expected: nil, pass: true,
+      local: nil, remote: nil, why: nil, timeMs: backend.nowMs, detail: nil)
+  }
+
+  func finish(_ e: StepEvent) throws {
+    reporter.step(e)
+    if !e.pass {
+      failed += 1
+      if !options.keepGoing { throw StopRun() }
+    }
+  }
+
+  /// Reports a call's result against its `=>` and remembers it for NAME.result.
+  func call(_ s: Stmt, socket: String?, _ r: CallResult) throws {
+    statements += 1
+    expectations += 1
+    var e = event(s, socket: socket)
+    e.result = r.errno?.name ?? "ok"
+    e.expected = s.result.map { $0.names.map(\.0).joined(separator: "|") } ?? "ok"
+    e.pass = accepts(s.result, r.errno)
+    e.local = r.local?.description
+    e.remote = r.remote?.description
+    e.why = r.errno == nil ? nil : r.why
+    e.timeMs = backend.nowMs
+    if let n = socket { lastResult[n] = r.errno }
+    try finish(e)
+  }
+
+  func accepts(_ spec: ResultSpec?, _ got: Errno?) -> Bool {
+    guard let spec = spec else { return got == nil }
+    for (n, _) in spec.names {
+      if n == "any" { return true }
+      if n == "ok" { if got == nil { return true } else { continue } }
+      if let e = Errno(name: n), e == got { return true }
+    }
+    return false
+  }
+
+  func statement(_ s: Stmt) throws {
+    switch s.kind {
+    case .socket(let r, let proto, let uidExpr):
+      let name = try resolve(r, creating: true)
+      let kind = SocketKind(name: proto?.text ?? "tcp")!
+      var uid: UInt32 = 0
+      if let u = uidExpr {
+        let v = try int(u)
+        guard v >= 0 && v <= Int(UInt32.max) else { throw RuntimeError("uid \(v) is out of range", u.span) }
+        uid = UInt32(v)
+      }
+      let res = backend.socket(kind, uid: uid)
+      if let id = res.created {
+        sockets[name] = id
+        names[id] = name
+        lastData[name] = nil
+        lastFrom[name] = nil
+      }
+      try call(s, socket: name, res)
+    case .setopt(let r, let opt, let args):
+      let (name, id) = try target(r)
+      let o = try option(opt, args)
+      try call(s, socket: name, backend.setsockopt(id, o))
+    case .bind(let r, let ep):
+      let (name, id) = try target(r)
+      let e = try endpoint(ep)
+      try call(s, socket: name, backend.bind(id, e))
+    case .listen(let r, let bl):
+      let (name, id) = try target(r)
+      let b = try bl.map { try int($0) }
+      try call(s, socket: name, backend.listen(id, backlog: b))
+    case .connect(let r, let ep):
+      let (name, id) = try target(r)
+      let e = try endpoint(ep)
+      try call(s, socket: name, backend.connect(id, e))
+    case .accept(let l, let newRef):
+      let (name, id) = try target(l)
+      let newName = try resolve(newRef, creating: true)
+      let res = backend.accept(id)
+      if let c = res.created {
+        sockets[newName] = c
+        names[c] = newName
+        lastData[newName] = nil
+      }
+      try call(s, socket: name, res)
+    case .send(let r, let e):
+      let (name, id) = try target(r)
+      let data = try bytes(e)
+      try call(s, socket: name, backend.send(id, data))
+    case .recv(let r, let n):
+      let (name, id) = try target(r)
+      let max = try n.map { try int($0) }
+      if let m = max, m < 0 { throw RuntimeError("recv needs a positive size", n!.span) }
+      let res = backend.recv(id, max: max)
+      if let d = res.data { lastData[name] = d }
+      try call(s, socket: name, res)
+    case .sendto(let r, let ep, let e):
+      let (name, id) = try target(r)
+      let dst = try endpoint(ep)
+      try call(s, socket: name, backend.sendto(id, dst, try bytes(e)))
+    case .recvfrom(let r):
+      let (name, id) = try target(r)
+      let res = backend.recvfrom(id)
+      if let d = res.data { lastData[name] = d }
+      if let f = res.from { lastFrom[name] = f }
+      try call(s, socket: name, res)
+    case .shutdown(let r, let how):
+      let (name, id) = try target(r)
+      try call(s, socket: name, backend.shutdown(id, ShutdownHow(rawValue: how.text)!))
+    case .close(let r):
+      let (name, id) = try target(r)
+      try call(s, socket: name, backend.close(id))
+    case .sleep(let d):
+      guard case .duration(let ms) = try eval(d) else { throw RuntimeError("sleep needs a duration", d.span, hint: "e.g. 'sleep 65s'") }
+      backend.sleep(ms: ms)
+      statements += 1
+      var e = event(s)
+      e.detail = "t=\(Value.formatDuration(backend.nowMs))"
+      try finish(e)
+    case .sysctl(let key, let value, _):
+      let v = try render(value)
+      try call(s, socket: nil, backend.sysctl(key.text, v))
+    case .addrAdd(let value, let span):
+      let text = try render(value)
+      guard let (addr, prefix) = AddressSpec.parse(text) else {
+        throw RuntimeError("malformed address '\(text)'", span, hint: "write e.g. 127.0.0.2, 10.1.0.1/24 or [fd00::1]/64")
+      }
+      try call(s, socket: nil, backend.addAddress(addr, prefix: prefix))
+    case .ulimit(_, let e):
+      let n = try int(e)
+      try call(s, socket: nil, backend.setDescriptorLimit(n))
+    case .letVar(let name, let e):
+      let v = try eval(e)
+      vars[name.text] = v
+      statements += 1
+      var ev = event(s)
+      ev.detail = v.text
+      try finish(ev)
+    case .expect(let e):
+      statements += 1
+      expectations += 1
+      let v = try eval(e)
+      guard case .bool(let ok) = v else {
+        throw RuntimeError("expect needs a comparison, but this is a \(v.typeName)", e.span, hint: "e.g. 'expect c.state == TIME_WAIT'")
+      }
+      var ev = event(s)
+      ev.pass = ok
+      if !ok { ev.detail = try explainFalse(e) }
+      try finish(ev)
+    case .repeatLoop(let countExpr, let v, let body):
+      let n = try int(countExpr)
+      guard n >= 0 else { throw RuntimeError("repeat needs a count of 0 or more, got \(n)", countExpr.span) }
+      let loopVar = v?.text ?? "i"
+      let saved = vars[loopVar]
+      for i in 0..<n {
+        vars[loopVar] = .int(i)
+        try block(body)
+      }
+      vars[loopVar] = saved
+    case .print(let items):
+      statements += 1
+      let vals = try items.map { try eval($0) }
+      reporter.printed(vals)
+    case .show:
+      statements += 1
+      reporter.show(showRows())
+    }
+  }
+
+  public func showRows() -> [ShowRow] {
+    backend.table().map { row in
+      var name = "-"
+      if let id = row.id, let n = names[id] {
+        name = row.hasDescriptor ? n : "\(n) (closed)"
+      } else if !row.hasDescriptor && row.state != .TIME_WAIT && row.state != .FIN_WAIT2 {
+        name = "(unaccepted)"
+      }
+      let timer = row.timeLeftMs.map { "\(Value.formatDuration(($0 + 99) / 100 * 100)) left" }
+      return ShowRow(
+        name: name, proto: row.kind.description, state: row.state.rawValue, local: row.local?.description ?? "*",
+        remote: row.remote?.description ?? "*", options: row.options, timer: timer)
+    }
+  }
+
+  /// For a failed expect: the values that made it false.
+  func explainFalse(_ e: Expr) throws -> String {
+    switch e.kind {
+    case .binary(let op, let a, let b) where [.eq, .ne, .lt, .le, .gt, .ge].contains(op):
+      return "\(file.text(a.span)) is \(try eval(a).text), \(file.text(b.span)) is \(try eval(b).text)"
+    case .inRange(let a, _, _):
+      return "\(file.text(a.span)) is \(try eval(a).text)"
+    default:
+      return "\(file.text(e.span)) is false"
+    }
+  }
+
+  // MARK: names and values
+
+  func resolve(_ r: SockRef, creating: Bool) throws -> String {
+    guard let idx = r.index else { return r.name }
+    let i = try int(idx)
+    let n = "\(r.name)[\(i)]"
+    if !creating && sockets[n] == nil {
+      throw RuntimeError("socket \(n) does not exist", r.span, hint: "no 'socket \(r.name)[...]' created index \(i)")
+    }
+    return n
+  }
+
+  func target(_ r: SockRef) throws -> (String, SockID) {
+    let n = try resolve(r, creating: false)
+    guard let id = sockets[n] else {
+      throw RuntimeError("socket \(n) does not exist yet", r.span, hint: "create it with 'socket \(r.name)' first")
+    }
+    return (n, id)
+  }
+
+  func int(_ e: Expr) throws -> Int {
+    let v = try eval(e)
+    guard case .int(let i) = v else { throw RuntimeError("expected an integer, but this is a \(v.typeName) (\(v.text))", e.span) }
+    return i
+  }
+
+  func bytes(_ e: Expr) throws -> [UInt8] {
+    let v = try eval(e)
+    if case .string(let s) = v { return Array(s.utf8) }
+    return Array(v.text.utf8)
+  }
+
+  func render(_ parts: [TemplatePart]) throws -> String {
+    var out = ""
+    for p in parts {
+      switch p {
+      case .text(let t): out += t
+      case .expr(let e): out += try eval(e).text
+      }
+    }
+    return out
+  }
+
+  func option(_ opt: Word, _ args: [Expr]) throws -> SocketOption {
+    func flag() throws -> Bool {
+      guard let a = args.first else { return true }
+      if case .name(let n) = a.kind, vars[n] == nil {
+        if n == "on" { return true }
+        if n == "off" { return false }
+      }
+      let v = try eval(a)
+      switch v {
+      case .int(0), .bool(false): return false
+      case .int(1), .bool(true): return true
+      default: throw RuntimeError("'\(opt.text)' is on or off, not \(v.text)", a.span)
+      }
+    }
+    switch opt.text {
+    case "reuseaddr": return .reuseaddr(try flag())
+    case "reuseport": return .reuseport(try flag())
+    case "bind_address_no_port": return .bindAddressNoPort(try flag())
+    case "v6only": return .v6only(try flag())
+    case "nonblock": return .nonblock(try flag())
+    case "freebind": return .freebind(try flag())
+    case "linger":
+      if case .name("off") = args[0].kind, vars["off"] == nil { return .linger(nil) }
+      let secs = try int(args[0])
+      guard secs >= 0 else { throw RuntimeError("linger needs 0 or more seconds", args[0].span) }
+      return .linger(secs)
+    case "local_port_range":
+      let lo = try int(args[0])
+      let hi = try int(args[1])
+      for (v, a) in [(lo, args[0]), (hi, args[1])] where !(0...65535).contains(v) {
+        throw RuntimeError("port \(v) is out of range 0..65535", a.span)
+      }
+      return .localPortRange(lo, hi)
+    case "bindtodevice":
+      if case .name(let n) = args[0].kind, vars[n] == nil { return .bindToDevice(n) }
+      return .bindToDevice(try eval(args[0]).text)
+    default:
+      throw RuntimeError("unknown option '\(opt.text)'", opt.span)
+    }
+  }
+
+  func endpoint(_ ep: EndpointSyntax) throws -> Endpoint {
+    let addr: IPAddress
+    switch ep.host {
+    case .ipv4(let s), .ipv6(let s):
+      guard let a = IPAddress(s) else { throw RuntimeError("malformed address '\(s)'", ep.hostSpan) }
+      addr = a
+    case .expr(let e):
+      addr = try address(e)
+    }
+    let port: Int
+    switch ep.port {
+    case .number(let p): port = p
+    case .expr(let e): port = try int(e)
+    }
+    guard (0...65535).contains(port) else {
+      throw RuntimeError("port \(port) is out of range 0..65535", ep.portSpan)
+    }
+    return Endpoint(addr, UInt16(port))
+  }
+
+  func address(_ e: Expr) throws -> IPAddress {
+    let v = try eval(e)
+    switch v {
+    case .address(let a): return a
+    case .string(let s):
+      var t = s
+      if t.hasPrefix("[") && t.hasSuffix("]") { t = String(t.dropFirst().dropLast()) }
+      if let a = IPAddress(t) { return a }
+    default: break
+    }
+    throw RuntimeError("'\(v.text)' is not an address", e.span, hint: "interpolate an address, e.g. $(a.laddr)")
+  }
+
+  func property(_ r: SockRef, _ p: String, _ span: Span) throws -> Value {
+    let (name, id) = try target(r)
+    let view = backend.view(id)
+    switch p {
+    case "state": return .state(view.state)
+    case "laddr": return view.local.map { .address($0.addr) } ?? .none
+    case "lport": return .int(Int(view.local?.port ?? 0))
+    case "raddr": return view.remote.map { .address($0.addr) } ?? .none
+    case "rport": return .int(Int(view.remote?.port ?? 0))
+    case "local": return view.local.map { .endpoint($0) } ?? .none
+    case "remote": return view.remote.map { .endpoint($0) } ?? .none
+    case "result": return .result(lastResult[name] ?? nil)
+    case "data": return .string(String(decoding: lastData[name] ?? [], as: UTF8.self))
+    case "from": return lastFrom[name].map { .endpoint($0) } ?? .none
+    default: throw RuntimeError("unknown property '\(p)'", span)
+    }
+  }
+
+  public func eval(_ e: Expr) throws -> Value {
+    switch e.kind {
+    case .int(let i): return .int(i)
+    case .string(let s): return .string(s)
+    case .duration(let d): return .duration(d)
+    case .ipv4(let s), .ipv6(let s):
+      guard let a = IPAddress(s) else { throw RuntimeError("malformed address '\(s)'", e.span) }
+      return .address(a)
+    case .endpoint(let ep): return .endpoint(try endpoint(ep))
+    case .name(let n):
+      if let v = vars[n] { return v }
+      if n == "ok" { return .result(nil) }
+      if let st = SockState(rawValue: n) { return .state(st) }
+      if let er = Errno(name: n) { return .result(er) }
+      throw RuntimeError("unknown name '\(n)'", e.span)
+    case .property(let r, let p, let span): return try property(r, p, span)
+    case .call(_, let args):
+      guard case .name(let n) = args.first?.kind, let st = SockState(rawValue: n) else {
+        throw RuntimeError("count() takes a state name", e.span)
+      }
+      return .int(backend.table().filter { $0.state == st }.count)
+    case .unary(.neg, let a):
+      let v = try eval(a)
+      guard case .int(let i) = v else { throw RuntimeError("cannot negate a \(v.typeName)", a.span) }
+      return .int(-i)
+    case .unary(.not, let a):
+      let v = try eval(a)
+      guard case .bool(let b) = v else { throw RuntimeError("'not' needs a comparison, not a \(v.typeName)", a.span) }
+      return .bool(!b)
+    case .inRange(let a, let lo, let hi):
+      let x = try int(a)
+      let l = try int(lo)
+      let h = try int(hi)
+      return .bool(x >= l && x <= h)
+    case .binary(let op, let a, let b):
+      return try binary(op, a, b, e.span)
+    }
+  }
+
+  func binary(_ op: BinaryOp, _ a: Expr, _ b: Expr, _ span: Span) throws -> Value {
+    if op == .and || op == .or {
+      guard case .bool(let x) = try eval(a) else { throw RuntimeError("'\(op.rawValue)' needs comparisons on both sides", a.span) }
+      if op == .and && !x { return .bool(false) }
+      if op == .or && x { return .bool(true) }
+      guard case .bool(let y) = try eval(b) else { throw RuntimeError("'\(op.rawValue)' needs comparisons on both sides", b.span) }
+      return .bool(y)
+    }
+    let x = try eval(a)
+    let y = try eval(b)
+    switch op {
+    case .eq, .ne:
+      let same = try equal(x, y, span)
+      return .bool(op == .eq ? same : !same)
+    case .lt, .le, .gt, .ge:
+      let (p, q): (Int64, Int64)
+      switch (x, y) {
+      case (.int(let i), .int(let j)): (p, q) = (Int64(i), Int64(j))
+      case (.duration(let i), .duration(let j)): (p, q) = (i, j)
+      default: throw RuntimeError("cannot order a \(x.typeName) and a \(y.typeName)", span)
+      }
+      switch op {
+      case .lt: return .bool(p < q)
+      case .le: return .bool(p <= q)
+      case .gt: return .bool(p > q)
+      default: return .bool(p >= q)
+      }
+    case .add:
+      if case .string(let s) = x { return .string(s + y.text) }
+      if case .string(let s) = y { return .string(x.text + s) }
+      if case .duration(let i) = x, case .duration(let j) = y { return .duration(i + j) }
+      fallthrough
+    default:
+      guard case .int(let i) = x, case .int(let j) = y else {
+        throw RuntimeError("'\(op.rawValue)' needs integers, not a \(x.typeName) and a \(y.typeName)", span)
+      }
+      switch op {
+      case .add: return .int(i &+ j)
+      case .sub: return .int(i &- j)
+      case .mul: return .int(i &* j)
+      case .div, .mod:
+        guard j != 0 else { throw RuntimeError("division by zero", b.span) }
+        return .int(op == .div ? i / j : i % j)
+      default: throw RuntimeError("unsupported operator", span)
+      }
+    }
+  }
+
+  func equal(_ x: Value, _ y: Value, _ span: Span) throws -> Bool {
+    switch (x, y) {
+    case (.none, _), (_, .none): return x == y
+    case (.address(let a), .address(let b)): return a == b
+    case (.string(let s), _) where !(y.typeName == "string"): return s == y.text
+    case (_, .string(let s)) where !(x.typeName == "string"): return x.text == s
+    default:
+      guard x.typeName == y.typeName else { throw RuntimeError("cannot compare a \(x.typeName) with a \(y.typeName)", span) }
+      return x == y
+    }
+  }
+}

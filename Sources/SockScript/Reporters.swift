@@ -1,0 +1,147 @@
+import SockKernel
+
+/// Where reporters write; the CLI buffers stdout, tests collect a string.
+public protocol OutputSink: AnyObject {
+  func write(_ s: String)
+}
+
+public final class StringSink: OutputSink {
+  public private(set) var text = ""
+  public init() {}
+  public func write(_ s: String) { text += s }
+}
+
+func pad(_ s: String, _ n: Int) -> String {
+  let c = s.count
+  return c >= n ? s : s + String(repeating: " ", count: n - c)
+}
+
+/// The readable transcript: a header, one line per call, `why:` under
+/// refusals, and a closing verdict.
+public final class TextReporter: Reporter {
+  let out: OutputSink
+  let err: OutputSink
+  var firstFailLine: Int?
+  public init(out: OutputSink, err: OutputSink) {
+    self.out = out
+    self.err = err
+  }
+
+  public func begin(file: String, backend: KernelBackend, seed: UInt64) {
+    firstFailLine = nil
+    out.write("== \(file)  (backend \(backend.backendName), kernel \(backend.kernelName), seed \(seed))\n")
+  }
+
+  public func step(_ e: StepEvent) {
+    let num = String(e.line)
+    var line = String(repeating: " ", count: max(0, 4 - num.count)) + num + "  " + pad(e.text, 44) + " "
+    if let r = e.result {
+      if e.pass {
+        line += r != "ok" ? "\(r) (expected)" : r
+      } else {
+        line += "\(r)  FAIL: expected \(e.expected ?? "ok")"
+      }
+      if e.op == "connect" || e.op == "accept" || e.op == "sendto", let l = e.local, let rm = e.remote {
+        line += "  \(l) -> \(rm)"
+      } else if let l = e.local, r == "ok", e.op == "bind" || e.op == "listen" {
+        line += "  \(l)"
+      }
+    } else if e.op == "expect" {
+      line += e.pass ? "holds" : "FAIL: \(e.detail ?? "false")"
+    } else if let d = e.detail {
+      line += e.op == "let" ? "= \(d)" : d
+    }
+    if !e.pass && firstFailLine == nil { firstFailLine = e.line }
+    out.write(line + "\n")
+    if let w = e.why { out.write("      why: \(w)\n") }
+  }
+
+  public func printed(_ values: [Value]) {
+    out.write(values.map(\.text).joined(separator: " ") + "\n")
+  }
+
+  public func show(_ rows: [ShowRow]) {
+    let header = ["NAME", "PROTO", "STATE", "LOCAL", "REMOTE", "OPTIONS", "TIMER"]
+    let cells = rows.map { [$0.name, $0.proto, $0.state, $0.local, $0.remote, $0.options.isEmpty ? "-" : $0.options.joined(separator: ","), $0.timer ?? ""] }
+    var widths = header.map(\.count)
+    for c in cells { for (i, v) in c.enumerated() { widths[i] = max(widths[i], v.count) } }
+    func fmt(_ c: [String]) -> String {
+      var s = "      "
+      for (i, v) in c.enumerated() { s += i == c.count - 1 ? v : pad(v, widths[i] + 2) }
+      while s.hasSuffix(" ") { s.removeLast() }
+      return s + "\n"
+    }
+    out.write(fmt(header))
+    if cells.isEmpty { out.write("      (no sockets)\n") }
+    for c in cells { out.write(fmt(c)) }
+  }
+
+  public func error(_ rendered: String) {
+    err.write(rendered)
+  }
+
+  public func end(_ s: RunSummary) {
+    switch s.exit {
+    case 0:
+      out.write("PASS  \(s.file): \(s.statements) statements, \(s.expectations) expectations held\n")
+    case 1:
+      out.write("FAIL  \(s.file): \(s.failed) of \(s.expectations) expectations failed\(firstFailLine.map { " (first at line \($0))" } ?? "")\n")
+    default:
+      out.write("ERROR \(s.file): stopped by an error after \(s.statements) statements\n")
+    }
+  }
+}
+
+/// JSON Lines: one object per executed statement, `print`/`show` objects in
+/// order, and one summary object per file.
+public final class JSONReporter: Reporter {
+  let out: OutputSink
+  let err: OutputSink
+  public init(out: OutputSink, err: OutputSink) {
+    self.out = out
+    self.err = err
+  }
+
+  public func begin(file: String, backend: KernelBackend, seed: UInt64) {}
+
+  public func step(_ e: StepEvent) {
+    let o: JSON = .object([
+      ("file", .string(e.file)), ("line", .int(e.line)), ("text", .string(e.text)), ("op", .string(e.op)),
+      ("socket", .str(e.socket)), ("result", .str(e.result)), ("expected", .str(e.expected)), ("pass", .bool(e.pass)),
+      ("local", .str(e.local)), ("remote", .str(e.remote)), ("why", .str(e.why)), ("time_ms", .int(Int(e.timeMs))),
+    ])
+    out.write(o.render() + "\n")
+  }
+
+  public func printed(_ values: [Value]) {
+    out.write(JSON.object([("print", .string(values.map(\.text).joined(separator: " ")))]).render() + "\n")
+  }
+
+  public func show(_ rows: [ShowRow]) {
+    let arr = rows.map { r in
+      JSON.object([
+        ("name", .string(r.name)), ("proto", .string(r.proto)), ("state", .string(r.state)), ("local", .string(r.local)),
+        ("remote", .string(r.remote)), ("options", .array(r.options.map { .string($0) })), ("timer", .str(r.timer)),
+      ])
+    }
+    out.write(JSON.object([("show", .array(arr))]).render() + "\n")
+  }
+
+  public func error(_ rendered: String) {
+    err.write(rendered)
+    out.write(JSON.object([("error", .string(rendered))]).render() + "\n")
+  }
+
+  public func end(_ s: RunSummary) {
+    let o: JSON = .object([
+      (
+        "summary",
+        .object([
+          ("file", .string(s.file)), ("backend", .string(s.backend)), ("kernel", .string(s.kernel)), ("seed", .int(Int(s.seed))),
+          ("statements", .int(s.statements)), ("expectations", .int(s.expectations)), ("failed", .int(s.failed)), ("exit", .int(Int(s.exit))),
+        ])
+      )
+    ])
+    out.write(o.render() + "\n")
+  }
+}

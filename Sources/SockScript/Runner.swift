@@ -1,0 +1,52 @@
+import SockKernel
+import SockSyntax
+
+public enum OutputFormat: String, CaseIterable, Sendable {
+  case text
+  case json
+}
+
+/// Exit codes of the command line.
+public enum Exit {
+  public static let ok: Int32 = 0
+  public static let failed: Int32 = 1
+  public static let badInput: Int32 = 2
+  public static let backendUnavailable: Int32 = 3
+}
+
+/// Parse, check and (optionally) run one script.
+public enum Runner {
+  /// Parses and checks; returns the program or the rendered diagnostics.
+  public static func compile(_ file: SourceFile) -> (Program?, [Diagnostic]) {
+    let (program, syntax) = Parser.parse(file)
+    if !syntax.isEmpty {
+      // Still run the checker, so `check` lists every error of the file.
+      let more = Checker.check(program, in: file)
+      let all = (syntax + more.filter { d in !syntax.contains { $0.span.start == d.span.start } }).sorted { $0.span.start < $1.span.start }
+      return (nil, all)
+    }
+    let diags = Checker.check(program, in: file)
+    return diags.isEmpty ? (program, []) : (nil, diags)
+  }
+
+  public static func run(
+    _ file: SourceFile, backend: KernelBackend, format: OutputFormat, options: RunOptions, out: OutputSink, err: OutputSink
+  ) -> Int32 {
+    let (program, diags) = compile(file)
+    guard let prog = program else {
+      err.write(DiagnosticRenderer.render(diags, in: file))
+      if format == .json {
+        for d in diags {
+          let loc = file.location(of: d.span.start)
+          out.write(JSON.object([("error", .string(d.message)), ("file", .string(file.name)), ("line", .int(loc.line)), ("column", .int(loc.column))]).render() + "\n")
+        }
+      }
+      return Exit.badInput
+    }
+    let reporter: Reporter = format == .json ? JSONReporter(out: out, err: err) : TextReporter(out: out, err: err)
+    let interp = Interpreter(file: file, program: prog, backend: backend, reporter: reporter, options: options)
+    let code = interp.run()
+    backend.shutdownBackend()
+    return code
+  }
+}

@@ -1,0 +1,52 @@
+import SockKernel
+
+/// A run-time value of the language.
+public enum Value: Equatable, Sendable {
+  case int(Int)
+  case string(String)
+  case duration(Int64)
+  case address(IPAddress)
+  case endpoint(Endpoint)
+  case state(SockState)
+  /// A call's result: nil is `ok`.
+  case result(Errno?)
+  case bool(Bool)
+  case none
+
+  public var typeName: String {
+    switch self {
+    case .int: return "integer"
+    case .string: return "string"
+    case .duration: return "duration"
+    case .address: return "address"
+    case .endpoint: return "endpoint"
+    case .state: return "state"
+    case .result: return "result"
+    case .bool: return "boolean"
+    case .none: return "nothing"
+    }
+  }
+
+  /// How `print` and `$(...)` show a value.
+  public var text: String {
+    switch self {
+    case .int(let v): return String(v)
+    case .string(let s): return s
+    case .duration(let ms): return Value.formatDuration(ms)
+    case .address(let a): return a.isV4 ? a.description : "[\(a)]"
+    case .endpoint(let e): return e.description
+    case .state(let s): return s.rawValue
+    case .result(let e): return e?.name ?? "ok"
+    case .bool(let b): return b ? "true" : "false"
+    case .none: return "none"
+    }
+  }
+
+  public static func formatDuration(_ ms: Int64) -> String {
+    if ms % 1000 == 0 { return "\(ms / 1000)s" }
+    if ms < 1000 { return "\(ms)ms" }
+    var s = String(Double(ms) / 1000)
+    if s.hasSuffix(".0") { s.removeLast(2) }
+    return s + "s"
+  }
+}

@@ -1,0 +1,180 @@
+/// A socket name with an optional index: `c`, `c[i+1]`.
+public struct SockRef: Equatable, Sendable {
+  public var name: String
+  public var nameSpan: Span
+  public var index: Expr?
+  public var span: Span
+}
+
+public enum BinaryOp: String, Sendable {
+  case add = "+", sub = "-", mul = "*", div = "/", mod = "%"
+  case eq = "==", ne = "!=", lt = "<", le = "<=", gt = ">", ge = ">="
+  case and, or
+}
+
+public enum UnaryOp: String, Sendable {
+  case neg = "-"
+  case not
+}
+
+/// The host half of an endpoint: a literal address or an interpolated value.
+public enum HostPart: Equatable, Sendable {
+  case ipv4(String)
+  case ipv6(String)
+  case expr(Expr)
+}
+
+public enum PortPart: Equatable, Sendable {
+  case number(Int)
+  case expr(Expr)
+}
+
+public struct EndpointSyntax: Equatable, Sendable {
+  public var host: HostPart
+  public var hostSpan: Span
+  public var port: PortPart
+  public var portSpan: Span
+  public var span: Span
+}
+
+public indirect enum ExprKind: Equatable, Sendable {
+  case int(Int)
+  case string(String)
+  case duration(Int64)  // milliseconds
+  case ipv4(String)
+  case ipv6(String)
+  case endpoint(EndpointSyntax)
+  /// A bare name: a variable, a state (TIME_WAIT) or an errno (EADDRINUSE).
+  case name(String)
+  case property(SockRef, String, Span)
+  case call(String, [Expr])
+  case binary(BinaryOp, Expr, Expr)
+  case unary(UnaryOp, Expr)
+  case inRange(Expr, Expr, Expr)
+}
+
+public struct Expr: Equatable, Sendable {
+  public var kind: ExprKind
+  public var span: Span
+  public init(_ kind: ExprKind, _ span: Span) {
+    self.kind = kind
+    self.span = span
+  }
+}
+
+/// `=> ok|EADDRINUSE`, `=> any`.
+public struct ResultSpec: Equatable, Sendable {
+  public var names: [(String, Span)]
+  public var span: Span
+  public static func == (a: ResultSpec, b: ResultSpec) -> Bool {
+    a.span == b.span && a.names.map(\.0) == b.names.map(\.0)
+  }
+}
+
+/// One piece of a raw value: literal text or a `$` interpolation.
+public enum TemplatePart: Equatable, Sendable {
+  case text(String)
+  case expr(Expr)
+}
+
+public struct Word: Equatable, Sendable {
+  public var text: String
+  public var span: Span
+}
+
+public enum StmtKind: Equatable, Sendable {
+  case socket(SockRef, proto: Word?, uid: Expr?)
+  case setopt(SockRef, option: Word, args: [Expr])
+  case bind(SockRef, EndpointSyntax)
+  case listen(SockRef, backlog: Expr?)
+  case connect(SockRef, EndpointSyntax)
+  case accept(SockRef, SockRef)
+  case send(SockRef, Expr)
+  case recv(SockRef, Expr?)
+  case sendto(SockRef, EndpointSyntax, Expr)
+  case recvfrom(SockRef)
+  case shutdown(SockRef, Word)
+  case close(SockRef)
+  case sleep(Expr)
+  case sysctl(key: Word, value: [TemplatePart], valueSpan: Span)
+  case addrAdd(value: [TemplatePart], valueSpan: Span)
+  case ulimit(Word, Expr)
+  case letVar(Word, Expr)
+  case expect(Expr)
+  case repeatLoop(count: Expr, variable: Word?, body: [Stmt])
+  case print([Expr])
+  case show
+}
+
+public struct Stmt: Equatable, Sendable {
+  public var kind: StmtKind
+  /// The whole statement, without a trailing comment.
+  public var span: Span
+  public var keywordSpan: Span
+  public var result: ResultSpec?
+  public init(kind: StmtKind, span: Span, keywordSpan: Span, result: ResultSpec?) {
+    self.kind = kind
+    self.span = span
+    self.keywordSpan = keywordSpan
+    self.result = result
+  }
+
+  /// The statement keyword: `bind`, `addr add`, ...
+  public var keyword: String {
+    switch kind {
+    case .socket: return "socket"
+    case .setopt: return "setopt"
+    case .bind: return "bind"
+    case .listen: return "listen"
+    case .connect: return "connect"
+    case .accept: return "accept"
+    case .send: return "send"
+    case .recv: return "recv"
+    case .sendto: return "sendto"
+    case .recvfrom: return "recvfrom"
+    case .shutdown: return "shutdown"
+    case .close: return "close"
+    case .sleep: return "sleep"
+    case .sysctl: return "sysctl"
+    case .addrAdd: return "addr add"
+    case .ulimit: return "ulimit"
+    case .letVar: return "let"
+    case .expect: return "expect"
+    case .repeatLoop: return "repeat"
+    case .print: return "print"
+    case .show: return "show"
+    }
+  }
+
+  /// Whether the statement is a call with a result (may carry `=> RESULT`).
+  public var isCall: Bool {
+    switch kind {
+    case .socket, .setopt, .bind, .listen, .connect, .accept, .send, .recv, .sendto, .recvfrom,
+      .shutdown, .close, .sysctl, .addrAdd:
+      return true
+    default:
+      return false
+    }
+  }
+}
+
+public struct Program: Equatable, Sendable {
+  public var statements: [Stmt]
+}
+
+/// Keyword tables, shared with the checker, the REPL and editor grammars.
+public enum Keywords {
+  public static let statements = [
+    "socket", "setopt", "bind", "listen", "connect", "accept", "send", "recv", "sendto", "recvfrom",
+    "shutdown", "close", "sleep", "sysctl", "addr", "ulimit", "let", "expect", "repeat", "print", "show",
+  ]
+  public static let callStatements: Set<String> = [
+    "socket", "setopt", "bind", "listen", "connect", "accept", "send", "recv", "sendto", "recvfrom",
+    "shutdown", "close", "sysctl", "addr",
+  ]
+  public static let protocols = ["tcp", "udp", "tcp6", "udp6"]
+  public static let shutdownModes = ["rd", "wr", "rdwr"]
+  public static let properties = ["state", "laddr", "lport", "raddr", "rport", "local", "remote", "result", "data", "from"]
+  public static let functions = ["count"]
+  public static let wordOperators = ["and", "or", "not", "in", "as", "uid", "ok", "any", "on", "off"]
+}
