@@ -85,6 +85,7 @@ final class BindTable {
     let cls = s.addrClass
     s.boundClass = cls
     s.lport = tb.port
+    s.sport = tb.port
     index(cls, tb.port, key, +1)
     s.boundWithDevice = s.device != nil
     if s.boundWithDevice { devices.add(tb.port) }

@@ -410,7 +410,8 @@ extension SimKernel {
     s.state = .CLOSED
     s.connecting = false
     unhashEstablished(s)
-    if !s.portLock {
+    // SOCK_BINDPORT_LOCK keeps an explicit port while the descriptor lives.
+    if !s.portLock || !s.hasFd {
       table(for: s).remove(s)
       s.lport = 0
       s.connectBind = false

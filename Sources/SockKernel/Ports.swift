@@ -286,7 +286,8 @@ extension SimKernel {
           // Skip, a word at a time, ports that are reserved or bind()-marked.
           let t = tcp
           let skipW: (Int) -> UInt64 = { w in self.reservedPorts.words[w] | (self.rule("bind-marks-port") ? t.marked.words[w] : 0) }
-          let runEnd = min(high, port + step * (Int(remaining) - i))
+          let itersLeft = (Int(remaining) - i + step - 1) / step
+          let runEnd = min(high, port + step * itersLeft)
           let count = (runEnd - port + step - 1) / step
           if let p = PortScan.firstClear(start: port, step: step, count: count, blocked: skipW) {
             i += p - port

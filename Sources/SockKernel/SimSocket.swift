@@ -40,6 +40,7 @@ final class SimSock {
   // Addresses: rcv_saddr and inet_num as the kernel keeps them.
   var laddr: IPAddress
   var lport = 0
+  var sport = 0
   var raddr: IPAddress?
   var rport = 0
   var addrLock = false
@@ -93,10 +94,9 @@ final class SimSock {
     return .v6spec(laddr)
   }
 
-  var local: Endpoint? {
-    if lport == 0 && laddr.isAny { return nil }
-    return Endpoint(laddr, UInt16(lport))
-  }
+  /// What getsockname() shows: the address and inet_sport, which keeps its
+  /// value after an autobound port is released (as Linux does).
+  var local: Endpoint? { Endpoint(laddr, UInt16(sport)) }
   var remote: Endpoint? { raddr.map { Endpoint($0, UInt16(rport)) } }
 
   /// The options a `show` row lists.

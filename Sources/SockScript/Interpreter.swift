@@ -312,9 +312,14 @@ public final class Interpreter {
       }
       let timer = row.timeLeftMs.map { "\(Value.formatDuration(($0 + 99) / 100 * 100)) left" }
       return ShowRow(
-        name: name, proto: row.kind.description, state: row.state.rawValue, local: row.local?.description ?? "*",
-        remote: row.remote?.description ?? "*", options: row.options, timer: timer)
+        name: name, proto: row.kind.description, state: row.state.rawValue, local: endpointCell(row.local),
+        remote: endpointCell(row.remote), options: row.options, timer: timer)
     }
+  }
+
+  func endpointCell(_ e: Endpoint?) -> String {
+    guard let e = e, !(e.port == 0 && e.addr.isAny) else { return "*" }
+    return e.description
   }
 
   /// For a failed expect: the values that made it false.

@@ -51,6 +51,7 @@ public final class TextReporter: Reporter {
     } else if let d = e.detail {
       line += e.op == "let" ? "= \(d)" : d
     }
+    if let n = e.socket, !e.text.contains(n) { line += "  [\(n)]" }
     if !e.pass && firstFailLine == nil { firstFailLine = e.line }
     out.write(line + "\n")
     if let w = e.why { out.write("      why: \(w)\n") }
