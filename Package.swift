@@ -30,7 +30,8 @@ let package = Package(
     .testTarget(name: "SockSyntaxTests", dependencies: ["SockSyntax"]),
     .testTarget(name: "SockKernelTests", dependencies: ["SockKernel"]),
     .testTarget(name: "SockScriptTests", dependencies: ["SockScript"]),
-    .testTarget(name: "EndToEndTests", dependencies: ["SockScript"]),
+    // Runs the built executable; depending on it makes `swift test` build it.
+    .testTarget(name: "EndToEndTests", dependencies: ["sockscript"]),
   ],
   swiftLanguageModes: [.v5]
 )

@@ -612,7 +612,10 @@ extension SimKernel {
     let p = s.peer
     switch s.state {
     case .ESTABLISHED:
-      s.state = .FIN_WAIT2  // FIN_WAIT1, then the ACK arrives at once on loopback
+      // FIN_WAIT1 until the peer's delayed ACK (40 ms: the peer is in
+      // pingpong mode after a FIN) or the peer's own FIN.
+      s.state = .FIN_WAIT1
+      s.finAckDueMs = nowMs + SimKernel.delayedAckMs
       if let p = p { receiveFIN(p) }
     case .CLOSE_WAIT:
       s.state = .LAST_ACK
@@ -636,7 +639,8 @@ extension SimKernel {
     switch p.state {
     case .ESTABLISHED:
       p.state = .CLOSE_WAIT
-    case .FIN_WAIT2:
+    case .FIN_WAIT1, .FIN_WAIT2:
+      p.finAckDueMs = nil
       // A FIN in FIN_WAIT2 ends in TIME_WAIT; the socket itself is done.
       enterTimeWait(p, substate: .TIME_WAIT, timeoutMs: 60_000)
     default:
@@ -723,17 +727,26 @@ extension SimKernel {
       closeListener(s)
     case .ESTABLISHED:
       s.wrShut = true
-      sendFIN(from: s)
-      if s.state == .FIN_WAIT2 { orphanFinWait2(s) }
+      sendFIN(from: s)  // an orphan in FIN_WAIT1 until the ACK comes
     case .CLOSE_WAIT:
       s.wrShut = true
       sendFIN(from: s)
+    case .FIN_WAIT1:
+      break  // already orphaned by the pending ACK
     case .FIN_WAIT2:
       orphanFinWait2(s)
     default:
       tcpDone(s)
     }
     return .ok
+  }
+
+  /// The peer's delayed ACK of our FIN arrives: FIN_WAIT1 -> FIN_WAIT2.
+  func finAcked(_ s: SimSock) {
+    s.finAckDueMs = nil
+    guard s.state == .FIN_WAIT1 else { return }
+    s.state = .FIN_WAIT2
+    if !s.hasFd { orphanFinWait2(s) }
   }
 
   /// An orphaned FIN_WAIT2 socket becomes a minisocket that lives for tcp_fin_timeout.

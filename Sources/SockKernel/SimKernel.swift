@@ -125,13 +125,21 @@ public final class SimKernel: KernelBackend {
     advance(to: nowMs + max(0, ms))
   }
 
+  /// A FIN received in ESTABLISHED puts Linux in pingpong mode, so its ACK
+  /// waits for the delayed-ACK timer (TCP_ATO_MIN, 40 ms).
+  static let delayedAckMs: Int64 = 40
+
   func advance(to t: Int64) {
-    // Expire timewait entries in time order, so a transcript is deterministic.
+    // Timers fire in time order (ties by socket id), so a transcript is deterministic.
     while true {
-      let due = live.filter { $0.isTW && $0.twExpireMs <= t }.min { ($0.twExpireMs, $0.id) < ($1.twExpireMs, $1.id) }
-      guard let tw = due else { break }
-      nowMs = max(nowMs, tw.twExpireMs)
-      killTW(tw)
+      var next: (at: Int64, id: Int, s: SimSock)?
+      for s in live {
+        let at = s.isTW ? s.twExpireMs : (s.finAckDueMs ?? Int64.max)
+        if at <= t && (next == nil || (at, s.id) < (next!.at, next!.id)) { next = (at, s.id, s) }
+      }
+      guard let ev = next else { break }
+      nowMs = max(nowMs, ev.at)
+      if ev.s.isTW { killTW(ev.s) } else { finAcked(ev.s) }
     }
     nowMs = t
   }

@@ -66,6 +66,7 @@ final class SimSock {
   var wrShut = false
   var pendingError: Errno?
   var connecting = false  // SS_CONNECTING after a non-blocking connect
+  var finAckDueMs: Int64?
   var timestamps = false
   var datagrams: [(from: Endpoint, data: [UInt8])] = []
 

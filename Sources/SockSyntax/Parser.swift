@@ -100,12 +100,12 @@ public struct Parser {
 
   // MARK: statements
 
-  mutating func block(inBraces: Bool) -> [Stmt] {
+  mutating func block(inBraces: Bool, opening: Span? = nil) -> [Stmt] {
     var out: [Stmt] = []
     while true {
       while tok.kind == .newline || tok.kind == .semicolon { advance() }
       if tok.kind == .eof {
-        if inBraces { _ = fail("expected '}' to close 'repeat'", hint: "every 'repeat ... {' needs a matching '}'") }
+        if inBraces { _ = fail("this '{' is never closed", opening, hint: "every 'repeat ... {' needs a matching '}'") }
         return out
       }
       if tok.kind == .rbrace {
@@ -217,8 +217,8 @@ public struct Parser {
         v = try word("a loop variable name")
       }
       while tok.kind == .newline { advance() }
-      _ = try expect(.lbrace, "'{' to open the loop body", hint: "write 'repeat 10 { ... }'")
-      let body = block(inBraces: true)
+      let brace = try expect(.lbrace, "'{' to open the loop body", hint: "write 'repeat 10 { ... }'")
+      let body = block(inBraces: true, opening: brace.span)
       kind = .repeatLoop(count: count, variable: v, body: body)
     case "print":
       var items = [try expr()]
@@ -563,6 +563,8 @@ public struct Parser {
         throw fail("expected '.PROPERTY' after '\(file.text(r.span))'", Span(prevEnd, prevEnd + 1), hint: "e.g. \(file.text(r.span)).state")
       }
       return Expr(.name(name), t.span)
+    case .colon:
+      throw fail("expected an expression, found \(found())", hint: "write an IPv6 address in brackets, e.g. [::1]")
     default:
       throw fail("expected an expression, found \(found())")
     }

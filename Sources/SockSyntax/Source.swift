@@ -13,6 +13,10 @@ public struct Span: Equatable, Hashable, Sendable {
 public struct Location: Equatable, Sendable, CustomStringConvertible {
   public var line: Int
   public var column: Int
+  public init(line: Int, column: Int) {
+    self.line = line
+    self.column = column
+  }
   public var description: String { "\(line):\(column)" }
 }
 

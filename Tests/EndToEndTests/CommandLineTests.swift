@@ -1,0 +1,82 @@
+import Foundation
+import XCTest
+
+final class CommandLineTests: XCTestCase {
+  func testHelpNamesTheCommands() throws {
+    let r = try sockscript(["--help"])
+    XCTAssertEqual(r.code, 0)
+    XCTAssertTrue(r.out.contains("run"))
+    XCTAssertTrue(r.out.contains("check"))
+    let run = try sockscript(["run", "--help"])
+    XCTAssertEqual(run.code, 0)
+    for flag in ["--backend", "--format", "--seed", "--keep-going", "--timeout", "-e"] { XCTAssertTrue(run.out.contains(flag), flag) }
+  }
+
+  func testUsageErrorsExit2() throws {
+    XCTAssertEqual(try sockscript(["run"]).code, 2)
+    XCTAssertEqual(try sockscript(["run", "--format", "xml", "-e", "show"]).code, 2)
+    XCTAssertEqual(try sockscript(["run", "--timeout", "soon", "-e", "show"]).code, 2)
+    XCTAssertEqual(try sockscript(["frobnicate"]).code, 2)
+  }
+
+  func testUnreadableFile() throws {
+    let r = try sockscript(["run", "no/such/file.sock"])
+    XCTAssertEqual(r.code, 2)
+    XCTAssertTrue(r.err.contains("cannot read 'no/such/file.sock'"), r.err)
+  }
+
+  func testInlineScriptAndFailureExitCode() throws {
+    let ok = try sockscript(["run", "-e", "socket a; bind a 0.0.0.0:0"])
+    XCTAssertEqual(ok.code, 0)
+    XCTAssertTrue(ok.out.hasPrefix("== -e  (backend sim, kernel sim linux-6.18, seed 0)\n"), ok.out)
+    let bad = try sockscript(["run", "-e", "socket a; listen a; socket b; connect b 127.0.0.1:9 => ok"])
+    XCTAssertEqual(bad.code, 1)
+    XCTAssertTrue(bad.out.contains("ECONNREFUSED  FAIL: expected ok"))
+  }
+
+  func testHighestExitCodeWins() throws {
+    let r = try sockscript(["run", "examples/timewait-expires.sock", "Tests/Broken/unknown-names.sock"])
+    XCTAssertEqual(r.code, 2)
+    XCTAssertTrue(r.out.contains("PASS  examples/timewait-expires.sock"))
+  }
+
+  func testJSONFormat() throws {
+    let r = try sockscript(["run", "--format", "json", "--seed", "7", "examples/bind-before-connect.sock"])
+    XCTAssertEqual(r.code, 0)
+    let lines = r.out.split(separator: "\n")
+    for l in lines {
+      XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(l.utf8)), String(l))
+    }
+    let last = try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as! [String: Any]
+    let summary = last["summary"] as! [String: Any]
+    XCTAssertEqual(summary["seed"] as? Int, 7)
+    XCTAssertEqual(summary["exit"] as? Int, 0)
+    XCTAssertEqual(summary["failed"] as? Int, 0)
+    let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
+    XCTAssertEqual(Set(first.keys), ["file", "line", "text", "op", "socket", "result", "expected", "pass", "local", "remote", "why", "time_ms"])
+  }
+
+  func testSameSeedSameBytes() throws {
+    let a = try sockscript(["run", "--seed", "3", "examples/ephemeral-exhaustion.sock"])
+    let b = try sockscript(["run", "--seed", "3", "examples/ephemeral-exhaustion.sock"])
+    XCTAssertEqual(a.out, b.out)
+    XCTAssertTrue(a.out.contains("seed 3"))
+  }
+
+  func testTimeoutAdvancesVirtualClock() throws {
+    let r = try sockscript(["run", "--timeout", "500ms", "--format", "json", "-e", "socket s; bind s 127.0.0.1:80; listen s; accept s as x => EAGAIN"])
+    XCTAssertEqual(r.code, 0)
+    XCTAssertTrue(r.out.contains(#""time_ms":500"#), r.out)
+  }
+
+  /// Garbage must never crash the program: every input ends in 0, 1 or 2.
+  func testNoInputCrashes() throws {
+    var rng = SystemRandomNumberGenerator()
+    let alphabet = Array("socket bind listen connect [::1]:80 127.0.0.1:0 $( ) { } repeat 3 => | \" ; \n # . .. c[i] expect == 1.5s 0x é \\ = EADDRINUSE ok")
+    for _ in 0..<40 {
+      let s = String((0..<Int.random(in: 1...80, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! })
+      let r = try sockscript(["run", "-e", s])
+      XCTAssertTrue([0, 1, 2].contains(r.code), "exit \(r.code) for \(s.debugDescription): \(r.err)")
+    }
+  }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import XCTest
+
+/// Runs the built `sockscript` binary and captures what it prints.
+struct Exec {
+  var code: Int32
+  var out: String
+  var err: String
+}
+
+enum Paths {
+  /// The package root, from this file's path.
+  static let root: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+  /// The executable next to the test bundle (or $SOCKSCRIPT_BIN).
+  static let binary: URL = {
+    if let p = ProcessInfo.processInfo.environment["SOCKSCRIPT_BIN"] { return URL(fileURLWithPath: p) }
+    var dir = Bundle.main.bundleURL
+    for _ in 0..<3 {
+      let candidate = dir.appendingPathComponent("sockscript")
+      if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+      dir = dir.deletingLastPathComponent()
+    }
+    return root.appendingPathComponent(".build/debug/sockscript")
+  }()
+
+  static func files(_ folder: String) -> [URL] {
+    let dir = root.appendingPathComponent(folder)
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+    return names.filter { $0.hasSuffix(".sock") }.sorted().map { dir.appendingPathComponent($0) }
+  }
+}
+
+func sockscript(_ args: [String], stdin: String? = nil) throws -> Exec {
+  let p = Process()
+  p.executableURL = Paths.binary
+  p.arguments = args
+  p.currentDirectoryURL = Paths.root
+  let out = Pipe()
+  let err = Pipe()
+  p.standardOutput = out
+  p.standardError = err
+  let input = Pipe()
+  p.standardInput = input
+  try p.run()
+  if let s = stdin { input.fileHandleForWriting.write(s.data(using: .utf8)!) }
+  try input.fileHandleForWriting.close()
+  // Read both pipes before waiting, so a large output cannot block the child.
+  var outData = Data()
+  var errData = Data()
+  let group = DispatchGroup()
+  group.enter()
+  DispatchQueue.global().async {
+    errData = err.fileHandleForReading.readDataToEndOfFile()
+    group.leave()
+  }
+  outData = out.fileHandleForReading.readDataToEndOfFile()
+  group.wait()
+  p.waitUntilExit()
+  return Exec(code: p.terminationStatus, out: String(decoding: outData, as: UTF8.self), err: String(decoding: errData, as: UTF8.self))
+}

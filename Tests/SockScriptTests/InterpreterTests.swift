@@ -1,0 +1,95 @@
+import SockKernel
+import SockSyntax
+import XCTest
+
+@testable import SockScript
+
+final class InterpreterTests: XCTestCase {
+  func run(_ text: String, format: OutputFormat = .text, seed: UInt64 = 0, keepGoing: Bool = false) -> (Int32, String, String) {
+    let out = StringSink()
+    let err = StringSink()
+    let code = Runner.run(
+      SourceFile(name: "-e", text: text), backend: SimKernel(config: .init(seed: seed)), format: format,
+      options: RunOptions(keepGoing: keepGoing, seed: seed), out: out, err: err)
+    return (code, out.text, err.text)
+  }
+
+  func testPassingRun() {
+    let (code, out, _) = run("socket a; bind a 127.0.0.1:0; listen a; expect a.state == LISTEN")
+    XCTAssertEqual(code, 0)
+    XCTAssertTrue(out.hasSuffix("PASS  -e: 4 statements, 4 expectations held\n"), out)
+  }
+
+  func testStopsAtFirstFailure() {
+    let (code, out, _) = run("socket a\nbind a 10.9.9.9:80\nlisten a")
+    XCTAssertEqual(code, 1)
+    XCTAssertTrue(out.contains("EADDRNOTAVAIL  FAIL: expected ok"))
+    XCTAssertTrue(out.contains("why: 10.9.9.9 is not an address of this host"))
+    XCTAssertFalse(out.contains("listen a"), "nothing runs after the first failure")
+  }
+
+  func testKeepGoing() {
+    let (code, out, _) = run("expect 1 == 2\nexpect 2 == 3\nexpect 3 == 3", keepGoing: true)
+    XCTAssertEqual(code, 1)
+    XCTAssertTrue(out.contains("FAIL  -e: 2 of 3 expectations failed (first at line 1)"), out)
+    XCTAssertTrue(out.contains("FAIL: 1 is 1, 2 is 2"))
+  }
+
+  func testJSONLines() {
+    let (code, out, _) = run("socket c[0]\nrepeat 2 { bind c[0] 127.0.0.1:$(5000 + i) => ok|EINVAL }\nprint c[0].lport\nshow", format: .json)
+    XCTAssertEqual(code, 0)
+    let lines = out.split(separator: "\n").map(String.init)
+    XCTAssertEqual(lines.count, 6, out)
+    XCTAssertEqual(
+      lines[1],
+      #"{"file":"-e","line":2,"text":"bind c[0] 127.0.0.1:$(5000 + i) => ok|EINVAL","op":"bind","socket":"c[0]","result":"ok","expected":"ok|EINVAL","pass":true,"local":"127.0.0.1:5000","remote":null,"why":null,"time_ms":0}"#
+    )
+    XCTAssertTrue(lines[2].contains(#""result":"EINVAL""#))
+    XCTAssertEqual(lines[3], #"{"print":"5000"}"#)
+    XCTAssertTrue(lines[4].hasPrefix(#"{"show":[{"name":"c[0]","proto":"tcp","state":"BOUND","local":"127.0.0.1:5000""#))
+    XCTAssertEqual(lines[5], #"{"summary":{"file":"-e","backend":"sim","kernel":"sim linux-6.18","seed":0,"statements":5,"expectations":3,"failed":0,"exit":0}}"#)
+  }
+
+  func testSameSeedSameOutputAndSeedsMatter() {
+    let script = "sysctl net.ipv4.ip_local_port_range = 40000 49999\nrepeat 20 { socket c[i]; bind c[i] 127.0.0.1:0; print c[i].lport }"
+    let a = run(script, seed: 1).1
+    XCTAssertEqual(a, run(script, seed: 1).1)
+    XCTAssertNotEqual(a, run(script, seed: 2).1)
+  }
+
+  func testRuntimeErrorIsExit2WithCaret() {
+    let (code, _, err) = run("socket c[0]\nclose c[1]")
+    XCTAssertEqual(code, 2)
+    XCTAssertTrue(err.hasPrefix("-e:2:7: error: socket c[1] does not exist\n 2 | close c[1]\n   |       ^~~~"), err)
+    let (code2, _, err2) = run("let p = 70000\nsocket a\nbind a 127.0.0.1:$p")
+    XCTAssertEqual(code2, 2)
+    XCTAssertTrue(err2.contains("port 70000 is out of range"))
+  }
+
+  func testCheckErrorsStopBeforeRunning() {
+    let (code, out, err) = run("socket a\nsetopt a reuseadr")
+    XCTAssertEqual(code, 2)
+    XCTAssertEqual(out, "")
+    XCTAssertTrue(err.contains("did you mean 'reuseaddr'?"))
+  }
+
+  func testPropertiesAndAliases() {
+    let (code, out, _) = run(
+      """
+      socket s; bind s 127.0.0.1:8080; listen s
+      socket c; setopt c nonblock; connect c 127.0.0.1:8080 => EINPROGRESS
+      connect c 127.0.0.1:8080
+      connect c 127.0.0.1:8080 => EISCONN
+      accept s as a
+      expect a.remote == c.local and a.local == 127.0.0.1:8080 and c.raddr == 127.0.0.1 and c.rport == 8080
+      send c "hi"; recv a; expect a.data == "hi"
+      recv a => EWOULDBLOCK
+      expect a.result == EAGAIN
+      close c; recv a; expect a.data == ""
+      expect count(CLOSE_WAIT) == 1 and count(FIN_WAIT1) == 1
+      sleep 40ms
+      expect count(FIN_WAIT2) == 1 and count(FIN_WAIT1) == 0
+      """)
+    XCTAssertEqual(code, 0, out)
+  }
+}
