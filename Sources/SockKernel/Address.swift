@@ -173,7 +173,33 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     self.port = port
   }
   public var description: String {
-    addr.isV4 ? "\(addr):\(port)" : "[\(addr)]:\(port)"
+    var b: [UInt8] = []
+    write(to: &b)
+    return String(decoding: b, as: UTF8.self)
+  }
+
+  /// Appends `127.0.0.1:80` or `[::1]:80` as UTF-8 (the transcript's hot path).
+  public func write(to b: inout [UInt8]) {
+    func num(_ v: Int) {
+      if v >= 10 { num(v / 10) }
+      b.append(UInt8(48 + v % 10))
+    }
+    switch addr {
+    case .v4(let a):
+      num(Int(a >> 24))
+      b.append(46)
+      num(Int((a >> 16) & 255))
+      b.append(46)
+      num(Int((a >> 8) & 255))
+      b.append(46)
+      num(Int(a & 255))
+    case .v6:
+      b.append(91)
+      b.append(contentsOf: addr.description.utf8)
+      b.append(93)
+    }
+    b.append(58)
+    num(Int(port))
   }
   /// Parses `127.0.0.1:80` or `[::1]:80`.
   public init?(_ s: String) {

@@ -14,15 +14,35 @@ final class PortBucket {
   var fastAddr: IPAddress = .any4
   var fastV6only = false
   var fastFamily: Family = .inet
-  var tb2: [IPAddress: AddrBucket] = [:]
-  /// The order address buckets were created in (for deterministic iteration).
-  var tb2Order: [IPAddress] = []
+  var tb2 = AddrBucketList()
   init(port: Int) { self.port = port }
 
   /// Bucket created by connect() only: connect() may use its port.
   var connectOnly: Bool { fastreuse < 0 && fastreuseport < 0 }
 
-  var owners: [SimSock] { tb2Order.flatMap { tb2[$0]?.owners ?? [] } }
+  var owners: [SimSock] { tb2.values.flatMap(\.owners) }
+}
+
+/// The address buckets of one port, in creation order. A port rarely has
+/// more than a few, so a list beats hashing.
+struct AddrBucketList {
+  private(set) var items: [(key: IPAddress, bucket: AddrBucket)] = []
+
+  subscript(key: IPAddress) -> AddrBucket? {
+    get {
+      for it in items where it.key == key { return it.bucket }
+      return nil
+    }
+    set {
+      if let i = items.firstIndex(where: { $0.key == key }) {
+        if let v = newValue { items[i].bucket = v } else { items.remove(at: i) }
+      } else if let v = newValue {
+        items.append((key, v))
+      }
+    }
+  }
+  var isEmpty: Bool { items.isEmpty }
+  var values: [AddrBucket] { items.map(\.bucket) }
 }
 
 public enum FastReusePort {
@@ -33,7 +53,7 @@ public enum FastReusePort {
 /// The per-namespace bind table of one transport, with bitmaps indexing which
 /// ports hold owners of each address class (used by the fast bind(0) search).
 final class BindTable {
-  var buckets: [Int: PortBucket] = [:]
+  var buckets = [PortBucket?](repeating: nil, count: 65536)
   var exists = PortSet()
   /// Ports whose bucket some socket bind()ed explicitly (fastreuse or fastreuseport >= 0).
   var marked = PortSet()
@@ -77,7 +97,6 @@ final class BindTable {
         tb2.fastreuseport = tb.fastreuseport
       }
       tb.tb2[key] = tb2
-      tb.tb2Order.append(key)
     }
     tb2.owners.append(s)
     s.boundPort = tb.port
@@ -116,10 +135,7 @@ final class BindTable {
   func remove(_ s: SimSock, releaseRule: Bool = true) {
     guard let port = s.boundPort, let key = s.boundKey, let tb = buckets[port], let tb2 = tb.tb2[key] else { return }
     tb2.owners.removeAll { $0 === s }
-    if tb2.owners.isEmpty {
-      tb.tb2[key] = nil
-      tb.tb2Order.removeAll { $0 == key }
-    }
+    if tb2.owners.isEmpty { tb.tb2[key] = nil }
     if let cls = s.boundClass { index(cls, port, key, -1) }
     if s.boundWithDevice { devices.remove(port) }
     s.boundPort = nil
@@ -154,10 +170,7 @@ final class BindTable {
     let key = s.boundKey!
     let tb2 = tb.tb2[key]!
     tb2.owners.removeAll { $0 === s }
-    if tb2.owners.isEmpty {
-      tb.tb2[key] = nil
-      tb.tb2Order.removeAll { $0 == key }
-    }
+    if tb2.owners.isEmpty { tb.tb2[key] = nil }
     if let cls = s.boundClass { index(cls, port, key, -1) }
     if s.boundWithDevice { devices.remove(port) }
     s.laddr = addr
@@ -171,19 +184,20 @@ final class BindTable {
     remove(old, releaseRule: false)
   }
 
-  /// Which ports an owner of class `cls` would overlap, for one 64-port word.
-  func overlapWord(_ cls: AddrClass, _ key: IPAddress, _ w: Int) -> UInt64 {
+  /// Which ports hold an owner that overlaps an owner of class `cls`, one
+  /// 64-port word at a time. `exactWords` is `exact[key]`, fetched once per search.
+  func overlapWord(_ cls: AddrClass, _ exactWords: [UInt64]?, _ w: Int) -> UInt64 {
     switch cls {
     case .v4any:
       return v4any.set.words[w] | v4spec.set.words[w] | v6dual.set.words[w]
     case .v4spec:
-      return (exact[key]?.words[w] ?? 0) | v4any.set.words[w] | v6dual.set.words[w]
+      return (exactWords?[w] ?? 0) | v4any.set.words[w] | v6dual.set.words[w]
     case .v6anyDual:
       return v4any.set.words[w] | v4spec.set.words[w] | v6dual.set.words[w] | v6only.set.words[w] | v6spec.set.words[w]
     case .v6anyOnly:
       return v6dual.set.words[w] | v6only.set.words[w] | v6spec.set.words[w]
     case .v6spec:
-      return (exact[key]?.words[w] ?? 0) | v6dual.set.words[w] | v6only.set.words[w]
+      return (exactWords?[w] ?? 0) | v6dual.set.words[w] | v6only.set.words[w]
     }
   }
 }

@@ -175,6 +175,7 @@ extension SimKernel {
     s.backlog = bl
     listenSeq += 1
     s.listenOrder = listenSeq
+    listeners.append(s)
     var r = CallResult.ok
     r.local = s.local
     return r
@@ -340,8 +341,11 @@ extension SimKernel {
       guard l.isV6 else { return false }
       return exact ? l.laddr == dst.addr : l.laddr == .any6
     }
+    if listeners.count > 64 && listeners.count > 2 * listeners.filter(\.isListening).count {
+      listeners = listeners.filter(\.isListening)
+    }
     for exact in [true, false] {
-      let cands = live.filter { matches($0, exact: exact) }
+      let cands = listeners.filter { matches($0, exact: exact) }
       guard !cands.isEmpty else { continue }
       // Score: an IPv4 socket beats a dual-stack IPv6 one for IPv4 traffic.
       let score: (SimSock) -> Int = { l in (isV4 && !l.isV6 ? 1 : 0) + (l.device != nil ? 1 : 0) }
@@ -650,14 +654,14 @@ extension SimKernel {
 
   /// tcp_time_wait: hands the socket's place in the tables to a minisocket.
   func enterTimeWait(_ s: SimSock, substate: SockState, timeoutMs: Int64) {
-    let count = live.filter(\.isTW).count
-    if count >= maxTwBuckets && rule("tw-overflow") {
+    if twCount >= maxTwBuckets && rule("tw-overflow") {
       // TCPTimeWaitOverflow: no TIME_WAIT; the port is free at once.
       s.peer = nil
       tcpDone(s)
       return
     }
     let tw = newSock(s.kind, uid: s.uid)
+    twCount += 1
     socks[tw.id] = nil
     tw.hasFd = false
     tw.isTW = true

@@ -234,8 +234,9 @@ extension SimKernel {
   /// bit is set.
   private func fastScan(_ sk: SimSock, _ t: BindTable, low: Int, high: Int, start: Int, remaining: Int) -> Int? {
     let cls = sk.addrClass
-    let key = sk.laddr.asV6
-    let blocked: (Int) -> UInt64 = { w in t.overlapWord(cls, key, w) | self.reservedPorts.words[w] }
+    let exactWords = t.exact[sk.laddr.asV6]?.words
+    let reserved = reservedPorts.words
+    let blocked: (Int) -> UInt64 = { w in t.overlapWord(cls, exactWords, w) | reserved[w] }
     let firstRun = max(0, min((high - 1 - start) / 2 + 1, (remaining + 1) / 2))
     if start < high, let p = PortScan.firstClear(start: start, step: 2, count: firstRun, blocked: blocked) { return p }
     let total = (remaining + 1) / 2

@@ -40,9 +40,13 @@ public final class SimKernel: KernelBackend {
   var addedAddrs: [(addr: IPAddress, prefix: Int)] = []
 
   var nextID = 1
-  var socks: [SockID: SimSock] = [:]
-  /// Every socket the namespace holds, in creation order (for tables).
-  var live: [SimSock] = []
+  /// Sockets by id (index); TIME_WAIT entries are not here.
+  var socks: [SimSock?] = [nil]
+  /// Every socket the namespace holds, by id (ids grow in creation order).
+  var live: [SockID: SimSock] = [:]
+  /// Sockets that called listen() (some may have stopped listening since).
+  var listeners: [SimSock] = []
+  var twCount = 0
   let tcp = BindTable()
   let udp = BindTable()
   var ehash: [FourTuple: SimSock] = [:]
@@ -82,18 +86,18 @@ public final class SimKernel: KernelBackend {
 
   // MARK: sockets and descriptors
 
-  var openDescriptors: Int { socks.values.filter { $0.hasFd }.count }
+  var openDescriptors: Int { live.values.filter { $0.hasFd }.count }
 
   func sock(_ id: SockID) -> SimSock? {
-    guard let s = socks[id], s.hasFd else { return nil }
+    guard id > 0 && id < socks.count, let s = socks[id], s.hasFd else { return nil }
     return s
   }
 
   func newSock(_ kind: SocketKind, uid: UInt32) -> SimSock {
     let s = SimSock(id: nextID, kind: kind, uid: uid)
     nextID += 1
-    socks[s.id] = s
-    live.append(s)
+    socks.append(s)
+    live[s.id] = s
     return s
   }
 
@@ -131,20 +135,22 @@ public final class SimKernel: KernelBackend {
 
   func advance(to t: Int64) {
     // Timers fire in time order (ties by socket id), so a transcript is deterministic.
+    func due(_ s: SimSock) -> Int64 { s.isTW ? s.twExpireMs : (s.finAckDueMs ?? Int64.max) }
     while true {
-      var next: (at: Int64, id: Int, s: SimSock)?
-      for s in live {
-        let at = s.isTW ? s.twExpireMs : (s.finAckDueMs ?? Int64.max)
-        if at <= t && (next == nil || (at, s.id) < (next!.at, next!.id)) { next = (at, s.id, s) }
+      let events = live.values.filter { due($0) <= t }.sorted { (due($0), $0.id) < (due($1), $1.id) }
+      if events.isEmpty { break }
+      for s in events {
+        let at = due(s)
+        guard at <= t, live[s.id] === s else { continue }
+        nowMs = max(nowMs, at)
+        if s.isTW { killTW(s) } else { finAcked(s) }
       }
-      guard let ev = next else { break }
-      nowMs = max(nowMs, ev.at)
-      if ev.s.isTW { killTW(ev.s) } else { finAcked(ev.s) }
     }
     nowMs = t
   }
 
   func killTW(_ tw: SimSock) {
+    twCount -= 1
     unhashEstablished(tw)
     tcp.remove(tw)
     tw.state = .CLOSED
@@ -153,12 +159,17 @@ public final class SimKernel: KernelBackend {
   }
 
   func dropLive(_ s: SimSock) {
-    if let i = live.firstIndex(where: { $0 === s }) { live.remove(at: i) }
-    if !s.hasFd && s.origin == nil { socks[s.id] = s }
+    if live[s.id] === s { live[s.id] = nil }
   }
 
-  public func shutdownBackend() {
-    for s in live where s.hasFd { _ = close(s.id) }
+  /// Nothing to release: the simulated namespace is only memory.
+  public func shutdownBackend() {}
+
+  /// Sockets in creation order.
+  var liveInOrder: [SimSock] { live.values.sorted { $0.id < $1.id } }
+
+  public func count(_ state: SockState) -> Int {
+    live.values.reduce(0) { $0 + (stateOf($1) == state ? 1 : 0) }
   }
 
   // MARK: addresses and routes
@@ -259,20 +270,20 @@ public final class SimKernel: KernelBackend {
   // MARK: views
 
   public func view(_ id: SockID) -> SocketView {
-    guard var s = socks[id] else { return SocketView(state: .CLOSED, local: nil, remote: nil) }
+    guard id > 0 && id < socks.count, var s = socks[id] else { return SocketView(state: .CLOSED, local: nil, remote: nil) }
     let ownLocal = s.local
     let ownRemote = s.remote
     if !s.hasFd {
       // After close: whatever the kernel still holds for the socket.
       while let next = s.successor { s = next }
-      let held = live.contains { $0 === s }
+      let held = live[s.id] === s
       return SocketView(state: held ? stateOf(s) : .CLOSED, local: ownLocal, remote: ownRemote)
     }
     return SocketView(state: stateOf(s), local: ownLocal, remote: ownRemote)
   }
 
   public func table() -> [SocketRow] {
-    live.map { s in
+    liveInOrder.map { s in
       SocketRow(
         id: s.isTW ? s.origin : s.id, kind: s.kind, state: stateOf(s), local: s.local, remote: s.remote,
         options: s.optionNames, timeLeftMs: s.isTW ? max(0, s.twExpireMs - nowMs) : nil, uid: s.uid,

@@ -165,6 +165,8 @@ public protocol KernelBackend: AnyObject {
   func view(_ s: SockID) -> SocketView
   /// Every socket of the namespace, named or not.
   func table() -> [SocketRow]
+  /// How many sockets of the namespace are in `state` (`count(STATE)`).
+  func count(_ state: SockState) -> Int
   /// Releases everything (end of run).
   func shutdownBackend()
 }
@@ -176,4 +178,8 @@ extension String {
     guard let first = firstIndex(where: { !isBlank($0) }), let last = lastIndex(where: { !isBlank($0) }) else { return "" }
     return String(self[first...last])
   }
+}
+
+extension KernelBackend {
+  public func count(_ state: SockState) -> Int { table().filter { $0.state == state }.count }
 }

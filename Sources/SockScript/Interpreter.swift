@@ -1,20 +1,51 @@
 import SockKernel
 import SockSyntax
 
+/// What never changes between two executions of one statement: computed
+/// once and shared by every event of that statement.
+public final class StmtInfo: @unchecked Sendable {
+  public let line: Int
+  public let text: String
+  public let op: String
+  /// The accepted results as written; "ok" with no `=>`; nil for no call.
+  public let expected: String?
+  /// Whether the statement names its socket with an index (`c[i]`).
+  public let indexed: Bool
+  /// Reporters may keep a rendering of the statement here (e.g. the padded text).
+  public var cache: [UInt8]?
+  /// The interpreter's caches: the slots of unindexed socket names, the
+  /// parsed literal address.
+  var slot: Slot?
+  var slot2: Slot?
+  var literalAddr: IPAddress?
+  init(line: Int, text: String, op: String, expected: String?, indexed: Bool) {
+    self.line = line
+    self.text = text
+    self.op = op
+    self.expected = expected
+    self.indexed = indexed
+  }
+}
+
 /// One executed statement, as every reporter sees it.
 public struct StepEvent: Sendable {
   public var file: String
-  public var line: Int
-  public var text: String
-  public var op: String
+  public var info: StmtInfo
+  public var line: Int { info.line }
+  public var text: String { info.text }
+  public var op: String { info.op }
+  public var expected: String? { info.expected }
+  /// The resolved socket name (`c[3]`), if the statement names one.
   public var socket: String?
+  /// Whether the statement is a call with a result.
+  public var isCall: Bool
+  /// The call's errno; nil is `ok`.
+  public var errno: Errno?
   /// "ok" or an errno name; nil for a statement that is no call.
-  public var result: String?
-  /// The accepted results as written; "ok" with no `=>`; nil for no call.
-  public var expected: String?
+  public var result: String? { isCall ? (errno?.name ?? "ok") : nil }
   public var pass: Bool
-  public var local: String?
-  public var remote: String?
+  public var local: Endpoint?
+  public var remote: Endpoint?
   public var why: String?
   public var timeMs: Int64
   /// For a failed `expect`: what the operands were. For `sleep`: the new time.
@@ -69,6 +100,16 @@ struct RuntimeError: Error {
 
 struct StopRun: Error {}
 
+/// A socket name's binding: its current socket and what its last calls left.
+final class Slot {
+  let name: String
+  var id: SockID?
+  var result: Errno?
+  var data: [UInt8]?
+  var from: Endpoint?
+  init(name: String) { self.name = name }
+}
+
 /// Walks the AST and drives a backend, reporting every step.
 public final class Interpreter {
   public let file: SourceFile
@@ -78,12 +119,8 @@ public final class Interpreter {
   let options: RunOptions
 
   var vars: [String: Value] = [:]
-  var sockets: [String: SockID] = [:]
+  var sockets: [String: Slot] = [:]
   var names: [SockID: String] = [:]
-  /// Per socket name: its last call's result, last data and sender.
-  var lastResult: [String: Errno?] = [:]
-  var lastData: [String: [UInt8]] = [:]
-  var lastFrom: [String: Endpoint] = [:]
   var statements = 0
   var expectations = 0
   var failed = 0
@@ -132,11 +169,28 @@ public final class Interpreter {
 
   // MARK: statements
 
+  var infos: [StmtInfo?] = []
+
+  func info(_ s: Stmt) -> StmtInfo {
+    if s.id < infos.count, let i = infos[s.id] { return i }
+    var indexed = false
+    switch s.kind {
+    case .socket(let r, _, _), .setopt(let r, _, _), .bind(let r, _), .listen(let r, _), .connect(let r, _), .accept(let r, _),
+      .send(let r, _), .recv(let r, _), .sendto(let r, _, _), .recvfrom(let r), .shutdown(let r, _), .close(let r):
+      indexed = r.index != nil
+    default: break
+    }
+    let expected = s.isCall ? (s.result.map { $0.names.map(\.0).joined(separator: "|") } ?? "ok") : nil
+    let i = StmtInfo(line: file.line(of: s.span.start), text: file.text(s.span), op: s.keyword, expected: expected, indexed: indexed)
+    if s.id >= infos.count { infos += [StmtInfo?](repeating: nil, count: s.id - infos.count + 1) }
+    infos[s.id] = i
+    return i
+  }
+
   func event(_ s: Stmt, socket: String? = nil) -> StepEvent {
-    let line = file.line(of: s.span.start)
-    return StepEvent(
-      file: file.name, line: line, text: file.text(s.span), op: s.keyword, socket: socket, result: nil, expected: nil, pass: true,
-      local: nil, remote: nil, why: nil, timeMs: backend.nowMs, detail: nil)
+    StepEvent(
+      file: file.name, info: currentInfo ?? info(s), socket: socket, isCall: false, errno: nil, pass: true, local: nil, remote: nil, why: nil,
+      timeMs: backend.nowMs, detail: nil)
   }
 
   func finish(_ e: StepEvent) throws {
@@ -152,14 +206,14 @@ public final class Interpreter {
     statements += 1
     expectations += 1
     var e = event(s, socket: socket)
-    e.result = r.errno?.name ?? "ok"
-    e.expected = s.result.map { $0.names.map(\.0).joined(separator: "|") } ?? "ok"
+    e.isCall = true
+    e.errno = r.errno
     e.pass = accepts(s.result, r.errno)
-    e.local = r.local?.description
-    e.remote = r.remote?.description
+    e.local = r.local
+    e.remote = r.remote
     e.why = r.errno == nil ? nil : r.why
     e.timeMs = backend.nowMs
-    if let n = socket { lastResult[n] = r.errno }
+    if let n = socket { sockets[n]?.result = r.errno }
     try finish(e)
   }
 
@@ -173,10 +227,15 @@ public final class Interpreter {
     return false
   }
 
+  var currentInfo: StmtInfo?
+
   func statement(_ s: Stmt) throws {
+    let inf = info(s)
+    currentInfo = inf
+    defer { currentInfo = nil }
     switch s.kind {
     case .socket(let r, let proto, let uidExpr):
-      let name = try resolve(r, creating: true)
+      let slot = try resolve(r, creating: true)
       let kind = SocketKind(name: proto?.text ?? "tcp")!
       var uid: UInt32 = 0
       if let u = uidExpr {
@@ -186,19 +245,19 @@ public final class Interpreter {
       }
       let res = backend.socket(kind, uid: uid)
       if let id = res.created {
-        sockets[name] = id
-        names[id] = name
-        lastData[name] = nil
-        lastFrom[name] = nil
+        slot.id = id
+        names[id] = slot.name
+        slot.data = nil
+        slot.from = nil
       }
-      try call(s, socket: name, res)
+      try call(s, socket: slot.name, res)
     case .setopt(let r, let opt, let args):
       let (name, id) = try target(r)
       let o = try option(opt, args)
       try call(s, socket: name, backend.setsockopt(id, o))
     case .bind(let r, let ep):
       let (name, id) = try target(r)
-      let e = try endpoint(ep)
+      let e = try endpoint(ep, cached: true)
       try call(s, socket: name, backend.bind(id, e))
     case .listen(let r, let bl):
       let (name, id) = try target(r)
@@ -206,16 +265,17 @@ public final class Interpreter {
       try call(s, socket: name, backend.listen(id, backlog: b))
     case .connect(let r, let ep):
       let (name, id) = try target(r)
-      let e = try endpoint(ep)
+      let e = try endpoint(ep, cached: true)
       try call(s, socket: name, backend.connect(id, e))
     case .accept(let l, let newRef):
       let (name, id) = try target(l)
-      let newName = try resolve(newRef, creating: true)
+      let slot = try resolve(newRef, creating: true, second: true)
       let res = backend.accept(id)
       if let c = res.created {
-        sockets[newName] = c
-        names[c] = newName
-        lastData[newName] = nil
+        slot.id = c
+        names[c] = slot.name
+        slot.data = nil
+        slot.from = nil
       }
       try call(s, socket: name, res)
     case .send(let r, let e):
@@ -227,17 +287,17 @@ public final class Interpreter {
       let max = try n.map { try int($0) }
       if let m = max, m < 0 { throw RuntimeError("recv needs a positive size", n!.span) }
       let res = backend.recv(id, max: max)
-      if let d = res.data { lastData[name] = d }
+      if let d = res.data { sockets[name]?.data = d }
       try call(s, socket: name, res)
     case .sendto(let r, let ep, let e):
       let (name, id) = try target(r)
-      let dst = try endpoint(ep)
+      let dst = try endpoint(ep, cached: true)
       try call(s, socket: name, backend.sendto(id, dst, try bytes(e)))
     case .recvfrom(let r):
       let (name, id) = try target(r)
       let res = backend.recvfrom(id)
-      if let d = res.data { lastData[name] = d }
-      if let f = res.from { lastFrom[name] = f }
+      if let d = res.data { sockets[name]?.data = d }
+      if let f = res.from { sockets[name]?.from = f }
       try call(s, socket: name, res)
     case .shutdown(let r, let how):
       let (name, id) = try target(r)
@@ -336,22 +396,34 @@ public final class Interpreter {
 
   // MARK: names and values
 
-  func resolve(_ r: SockRef, creating: Bool) throws -> String {
-    guard let idx = r.index else { return r.name }
+  /// The slot a socket reference names; unindexed names are cached per statement.
+  func resolve(_ r: SockRef, creating: Bool, second: Bool = false) throws -> Slot {
+    guard let idx = r.index else {
+      if let inf = currentInfo, let cached = second ? inf.slot2 : inf.slot, cached.name == r.name { return cached }
+      let slot = sockets[r.name] ?? Slot(name: r.name)
+      sockets[r.name] = slot
+      if let inf = currentInfo {
+        if second { inf.slot2 = slot } else { inf.slot = slot }
+      }
+      return slot
+    }
     let i = try int(idx)
     let n = "\(r.name)[\(i)]"
-    if !creating && sockets[n] == nil {
+    if let slot = sockets[n] { return slot }
+    guard creating else {
       throw RuntimeError("socket \(n) does not exist", r.span, hint: "no 'socket \(r.name)[...]' created index \(i)")
     }
-    return n
+    let slot = Slot(name: n)
+    sockets[n] = slot
+    return slot
   }
 
   func target(_ r: SockRef) throws -> (String, SockID) {
-    let n = try resolve(r, creating: false)
-    guard let id = sockets[n] else {
-      throw RuntimeError("socket \(n) does not exist yet", r.span, hint: "create it with 'socket \(r.name)' first")
+    let slot = try resolve(r, creating: false)
+    guard let id = slot.id else {
+      throw RuntimeError("socket \(slot.name) does not exist yet", r.span, hint: "create it with 'socket \(r.name)' first")
     }
-    return (n, id)
+    return (slot.name, id)
   }
 
   func int(_ e: Expr) throws -> Int {
@@ -418,12 +490,18 @@ public final class Interpreter {
     }
   }
 
-  func endpoint(_ ep: EndpointSyntax) throws -> Endpoint {
+  /// `cached`: the statement's own endpoint, whose literal address is parsed once.
+  func endpoint(_ ep: EndpointSyntax, cached: Bool = false) throws -> Endpoint {
     let addr: IPAddress
     switch ep.host {
     case .ipv4(let s), .ipv6(let s):
-      guard let a = IPAddress(s) else { throw RuntimeError("malformed address '\(s)'", ep.hostSpan) }
-      addr = a
+      if cached, let a = currentInfo?.literalAddr {
+        addr = a
+      } else {
+        guard let a = IPAddress(s) else { throw RuntimeError("malformed address '\(s)'", ep.hostSpan) }
+        if cached { currentInfo?.literalAddr = a }
+        addr = a
+      }
     case .expr(let e):
       addr = try address(e)
     }
@@ -462,9 +540,9 @@ public final class Interpreter {
     case "rport": return .int(Int(view.remote?.port ?? 0))
     case "local": return view.local.map { .endpoint($0) } ?? .none
     case "remote": return view.remote.map { .endpoint($0) } ?? .none
-    case "result": return .result(lastResult[name] ?? nil)
-    case "data": return .string(String(decoding: lastData[name] ?? [], as: UTF8.self))
-    case "from": return lastFrom[name].map { .endpoint($0) } ?? .none
+    case "result": return .result(sockets[name]?.result)
+    case "data": return .string(String(decoding: sockets[name]?.data ?? [], as: UTF8.self))
+    case "from": return sockets[name]?.from.map { .endpoint($0) } ?? .none
     default: throw RuntimeError("unknown property '\(p)'", span)
     }
   }
@@ -489,7 +567,7 @@ public final class Interpreter {
       guard case .name(let n) = args.first?.kind, let st = SockState(rawValue: n) else {
         throw RuntimeError("count() takes a state name", e.span)
       }
-      return .int(backend.table().filter { $0.state == st }.count)
+      return .int(backend.count(st))
     case .unary(.neg, let a):
       let v = try eval(a)
       guard case .int(let i) = v else { throw RuntimeError("cannot negate a \(v.typeName)", a.span) }

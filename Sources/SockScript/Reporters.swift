@@ -3,6 +3,11 @@ import SockKernel
 /// Where reporters write; the CLI buffers stdout, tests collect a string.
 public protocol OutputSink: AnyObject {
   func write(_ s: String)
+  func writeBytes(_ b: [UInt8])
+}
+
+extension OutputSink {
+  public func writeBytes(_ b: [UInt8]) { write(String(decoding: b, as: UTF8.self)) }
 }
 
 public final class StringSink: OutputSink {
@@ -33,28 +38,59 @@ public final class TextReporter: Reporter {
   }
 
   public func step(_ e: StepEvent) {
-    let num = String(e.line)
-    var line = String(repeating: " ", count: max(0, 4 - num.count)) + num + "  " + pad(e.text, 44) + " "
-    if let r = e.result {
-      if e.pass {
-        line += r != "ok" ? "\(r) (expected)" : r
-      } else {
-        line += "\(r)  FAIL: expected \(e.expected ?? "ok")"
+    // The line number and padded statement text are the same every time a
+    // statement runs (loops), so they are rendered once per statement.
+    let prefix: [UInt8]
+    if let c = e.info.cache {
+      prefix = c
+    } else {
+      let num = String(e.line)
+      var p = String(repeating: " ", count: max(0, 4 - num.count)) + num + "  " + e.text
+      let width = e.text.count
+      if width < 44 { p += String(repeating: " ", count: 44 - width) }
+      p += " "
+      prefix = Array(p.utf8)
+      e.info.cache = prefix
+    }
+    var line = prefix
+    line.reserveCapacity(prefix.count + 64)
+    func put(_ s: String) { line.append(contentsOf: s.utf8) }
+    if e.isCall {
+      let r = e.errno?.name ?? "ok"
+      put(r)
+      if !e.pass {
+        put("  FAIL: expected ")
+        put(e.expected ?? "ok")
+      } else if e.errno != nil {
+        put(" (expected)")
       }
       if e.op == "connect" || e.op == "accept" || e.op == "sendto", let l = e.local, let rm = e.remote {
-        line += "  \(l) -> \(rm)"
-      } else if let l = e.local, r == "ok", e.op == "bind" || e.op == "listen" {
-        line += "  \(l)"
+        put("  ")
+        l.write(to: &line)
+        put(" -> ")
+        rm.write(to: &line)
+      } else if e.errno == nil, e.op == "bind" || e.op == "listen", let l = e.local {
+        put("  ")
+        l.write(to: &line)
       }
     } else if e.op == "expect" {
-      line += e.pass ? "holds" : "FAIL: \(e.detail ?? "false")"
+      put(e.pass ? "holds" : "FAIL: \(e.detail ?? "false")")
     } else if let d = e.detail {
-      line += e.op == "let" ? "= \(d)" : d
+      put(e.op == "let" ? "= \(d)" : d)
     }
-    if let n = e.socket, !e.text.contains(n) { line += "  [\(n)]" }
+    if e.info.indexed, let n = e.socket {
+      put("  [")
+      put(n)
+      put("]")
+    }
     if !e.pass && firstFailLine == nil { firstFailLine = e.line }
-    out.write(line + "\n")
-    if let w = e.why { out.write("      why: \(w)\n") }
+    line.append(10)
+    if let w = e.why {
+      put("      why: ")
+      put(w)
+      line.append(10)
+    }
+    out.writeBytes(line)
   }
 
   public func printed(_ values: [Value]) {
@@ -109,7 +145,7 @@ public final class JSONReporter: Reporter {
     let o: JSON = .object([
       ("file", .string(e.file)), ("line", .int(e.line)), ("text", .string(e.text)), ("op", .string(e.op)),
       ("socket", .str(e.socket)), ("result", .str(e.result)), ("expected", .str(e.expected)), ("pass", .bool(e.pass)),
-      ("local", .str(e.local)), ("remote", .str(e.remote)), ("why", .str(e.why)), ("time_ms", .int(Int(e.timeMs))),
+      ("local", .str(e.local?.description)), ("remote", .str(e.remote?.description)), ("why", .str(e.why)), ("time_ms", .int(Int(e.timeMs))),
     ])
     out.write(o.render() + "\n")
   }

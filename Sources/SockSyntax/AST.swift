@@ -107,6 +107,8 @@ public enum StmtKind: Equatable, Sendable {
 }
 
 public struct Stmt: Equatable, Sendable {
+  /// Numbers the statements of one parse in source order (0, 1, ...).
+  public var id: Int = 0
   public var kind: StmtKind
   /// The whole statement, without a trailing comment.
   public var span: Span

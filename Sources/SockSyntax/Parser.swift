@@ -11,6 +11,7 @@ public struct Parser {
   var tok: Token
   var prevEnd: Int
   var diags: [Diagnostic] = []
+  var nextStmtID = 0
 
   init(_ file: SourceFile, start: Int = 0, limit: Int? = nil) {
     self.file = file
@@ -245,7 +246,9 @@ public struct Parser {
       } while tok.kind == .pipe
       result = ResultSpec(names: names, span: Span(arrowTok.start, prevEnd))
     }
-    let stmt = Stmt(kind: kind, span: Span(start, prevEnd), keywordSpan: kwTok.span, result: result)
+    var stmt = Stmt(kind: kind, span: Span(start, prevEnd), keywordSpan: kwTok.span, result: result)
+    stmt.id = nextStmtID
+    nextStmtID += 1
     if result != nil && !stmt.isCall {
       throw fail("'=>' can only follow a call, not '\(stmt.keyword)'", result!.span, hint: "use 'expect' to check a value")
     }

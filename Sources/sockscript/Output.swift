@@ -18,6 +18,10 @@ final class StreamSink: OutputSink {
     buffer.append(contentsOf: s.utf8)
     if buffer.count >= 1 << 16 { flush() }
   }
+  func writeBytes(_ b: [UInt8]) {
+    buffer.append(contentsOf: b)
+    if buffer.count >= 1 << 16 { flush() }
+  }
   func flush() {
     if !buffer.isEmpty {
       buffer.withUnsafeBytes { _ = fwrite($0.baseAddress, 1, $0.count, stream) }

@@ -93,3 +93,26 @@ final class InterpreterTests: XCTestCase {
     XCTAssertEqual(code, 0, out)
   }
 }
+
+final class InterpreterCacheTests: XCTestCase {
+  /// Per-statement caches must not leak between two references in one statement.
+  func testTwoLiteralsAndTwoSocketsInOneExpect() {
+    let out = StringSink()
+    let code = Runner.run(
+      SourceFile(
+        name: "-e",
+        text:
+          "socket a; bind a 127.0.0.1:5000; socket b; bind b 127.0.0.2:5000\nrepeat 2 { expect a.local == 127.0.0.1:5000 and b.local == 127.0.0.2:5000 and not (a.local == b.local) }"
+      ),
+      backend: SimKernel(), format: .text, options: RunOptions(), out: out, err: StringSink())
+    XCTAssertEqual(code, 0, out.text)
+  }
+
+  func testRecreatedNameFollowsTheNewSocket() {
+    let out = StringSink()
+    let code = Runner.run(
+      SourceFile(name: "-e", text: "repeat 3 { socket a; bind a 127.0.0.1:$(6000 + i); expect a.lport == 6000 + i }"),
+      backend: SimKernel(), format: .text, options: RunOptions(), out: out, err: StringSink())
+    XCTAssertEqual(code, 0, out.text)
+  }
+}
