@@ -35,7 +35,7 @@ let package = Package(
     .testTarget(name: "SockKernelTests", dependencies: ["SockKernel"]),
     .testTarget(name: "SockScriptTests", dependencies: ["SockScript"]),
     // Runs the built executable; depending on it makes `swift test` build it.
-    .testTarget(name: "EndToEndTests", dependencies: ["sockscript"]),
+    .testTarget(name: "EndToEndTests", dependencies: ["sockscript", "SockSyntax"]),
   ],
   swiftLanguageModes: [.v5]
 )

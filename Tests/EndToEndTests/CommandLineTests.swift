@@ -1,4 +1,5 @@
 import Foundation
+import SockSyntax
 import XCTest
 
 final class CommandLineTests: XCTestCase {
@@ -78,5 +79,36 @@ final class CommandLineTests: XCTestCase {
       let r = try sockscript(["run", "-e", s])
       XCTAssertTrue([0, 1, 2].contains(r.code), "exit \(r.code) for \(s.debugDescription): \(r.err)")
     }
+  }
+}
+
+final class DocumentationTests: XCTestCase {
+  /// The example block of grammar.md passes `check` and runs.
+  func testGrammarExamplesRun() throws {
+    let text = try String(contentsOf: Paths.root.appendingPathComponent("grammar.md"), encoding: .utf8)
+    let section = text.components(separatedBy: "## Examples").last!
+    let code = section.components(separatedBy: "```")[1]
+    let check = try sockscript(["check", "-e", code])
+    XCTAssertEqual(check.code, 0, check.err)
+    let run = try sockscript(["run", "-e", code])
+    XCTAssertEqual(run.code, 0, run.out + run.err)
+  }
+
+  /// Every statement keyword of the parser appears in grammar.md.
+  func testGrammarNamesEveryKeyword() throws {
+    let text = try String(contentsOf: Paths.root.appendingPathComponent("grammar.md"), encoding: .utf8)
+    for kw in Keywords.statements {
+      XCTAssertTrue(text.contains("\"\(kw)\""), kw)
+    }
+  }
+}
+
+final class ReadmeTests: XCTestCase {
+  /// The README's language tour is a valid, passing script.
+  func testTourRuns() throws {
+    let text = try String(contentsOf: Paths.root.appendingPathComponent("README.md"), encoding: .utf8)
+    let tour = text.components(separatedBy: "## A short tour of the language").last!.components(separatedBy: "```")[1]
+    let run = try sockscript(["run", "-e", tour])
+    XCTAssertEqual(run.code, 0, run.out + run.err)
   }
 }
