@@ -21,7 +21,9 @@ let package = Package(
     .target(name: "SockSyntax"),
     // The backend protocol, shared socket types and the simulated Linux kernel.
     // Knows nothing of syntax; usable as a library.
-    .target(name: "SockKernel", swiftSettings: fast),
+    .target(name: "SockKernel", dependencies: ["CLinux"], swiftSettings: fast),
+    // Linux calls that need _GNU_SOURCE (unshare, seteuid), for the real backend.
+    .target(name: "CLinux"),
     // The checker, the interpreter that drives a backend, and the reporters.
     .target(name: "SockScript", dependencies: ["SockSyntax", "SockKernel"], swiftSettings: fast),
     .executableTarget(

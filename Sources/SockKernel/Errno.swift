@@ -37,6 +37,18 @@ public enum Errno: Int32, CaseIterable, Sendable, CustomStringConvertible {
   case EINPROGRESS = 115
   case EDESTADDRREQ = 89
   case EMSGSIZE = 90
+  case ENXIO = 6
+  case E2BIG = 7
+  case ENOTDIR = 20
+  case EROFS = 30
+  case ENOSYS = 38
+  case ENOTSOCK = 88
+  case EPROTOTYPE = 91
+  case ESOCKTNOSUPPORT = 94
+  case EPFNOSUPPORT = 96
+  case ENETRESET = 102
+  case ESHUTDOWN = 108
+  case EHOSTDOWN = 112
 
   public var name: String { Errno.names[self]! }
   public var description: String { name }
@@ -50,7 +62,9 @@ public enum Errno: Int32, CaseIterable, Sendable, CustomStringConvertible {
     .ENETUNREACH: "ENETUNREACH", .ECONNABORTED: "ECONNABORTED", .ECONNRESET: "ECONNRESET", .ENOBUFS: "ENOBUFS",
     .EISCONN: "EISCONN", .ENOTCONN: "ENOTCONN", .ETIMEDOUT: "ETIMEDOUT", .ECONNREFUSED: "ECONNREFUSED",
     .EHOSTUNREACH: "EHOSTUNREACH", .EALREADY: "EALREADY", .EINPROGRESS: "EINPROGRESS", .EDESTADDRREQ: "EDESTADDRREQ",
-    .EMSGSIZE: "EMSGSIZE",
+    .EMSGSIZE: "EMSGSIZE", .ENXIO: "ENXIO", .E2BIG: "E2BIG", .ENOTDIR: "ENOTDIR", .EROFS: "EROFS", .ENOSYS: "ENOSYS",
+    .ENOTSOCK: "ENOTSOCK", .EPROTOTYPE: "EPROTOTYPE", .ESOCKTNOSUPPORT: "ESOCKTNOSUPPORT", .EPFNOSUPPORT: "EPFNOSUPPORT",
+    .ENETRESET: "ENETRESET", .ESHUTDOWN: "ESHUTDOWN", .EHOSTDOWN: "EHOSTDOWN",
   ]
   static let byName: [String: Errno] = Dictionary(uniqueKeysWithValues: names.map { ($1, $0) })
 

@@ -16,7 +16,7 @@ extension SimKernel {
     guard devicesCompatible(sk, sk2) else { return false }
     let sk2TW = sk2.isTW
     let rpPair = sk.reuseport && sk2.reuseport && (sk2TW || sk.uid == sk2.uid || !rule("reuseport-uid"))
-    if sk.reuse && sk2.reuse && (sk2.state != .LISTEN || !rule("listener-blocks-reuseaddr")) {
+    if sk.reuse && sk2.reuse && (sk2.state != .LISTEN || !rule("listen-blocks-reuseaddr")) {
       return !relax || (!reuseportOK && rpPair)
     }
     return !(reuseportOK && rpPair)

@@ -62,6 +62,13 @@ public final class SimKernel: KernelBackend {
 
   func rule(_ name: String) -> Bool { !config.disabledRules.contains(name) }
 
+  /// The rules a test may switch off (`sockscript diff --sim-disable RULE`),
+  /// to show that the differential suite notices each one.
+  public static let ruleNames = [
+    "bind-marks-port", "bind0-odd-first", "connect-even-first", "listen-blocks-reuseaddr", "listen-recheck", "privileged-ports",
+    "reuseaddr-lower-half", "reuseport-uid", "tw-overflow",
+  ]
+
   // MARK: naming, for why lines
 
   func name(_ s: SimSock) -> String {

@@ -86,6 +86,10 @@ public struct CallResult: Sendable {
   public var from: Endpoint?
   /// A socket the call created (socket, accept).
   public var created: SockID?
+  /// The call cannot be made here (bad input for this backend): exit 2.
+  public var refusal: String?
+  /// The backend itself failed (e.g. cannot act as a uid): exit 3.
+  public var fatal: String?
 
   public init(errno: Errno? = nil, why: String? = nil, local: Endpoint? = nil, remote: Endpoint? = nil) {
     self.errno = errno

@@ -100,6 +100,14 @@ struct RuntimeError: Error {
 
 struct StopRun: Error {}
 
+/// The backend failed in a way the script cannot cause (exit 3).
+struct BackendFailure: Error {
+  var message: String
+}
+
+/// Ctrl-C arrived (exit 130).
+struct Interrupted: Error {}
+
 /// A socket name's binding: its current socket and what its last calls left.
 final class Slot {
   let name: String
@@ -143,6 +151,12 @@ public final class Interpreter {
     } catch let e as RuntimeError {
       reporter.error(DiagnosticRenderer.render(e.diagnostic, in: file))
       exit = 2
+    } catch let e as BackendFailure {
+      reporter.error("\(file.name): error: the \(backend.backendName) backend failed: \(e.message)\n")
+      exit = 3
+    } catch is Interrupted {
+      reporter.error("\(file.name): interrupted\n")
+      exit = 130
     } catch {}
     if exit == 0 && failed > 0 { exit = 1 }
     reporter.end(
@@ -159,12 +173,24 @@ public final class Interpreter {
     } catch let e as RuntimeError {
       reporter.error(DiagnosticRenderer.render(e.diagnostic, in: file))
       return 2
+    } catch let e as BackendFailure {
+      reporter.error("error: the \(backend.backendName) backend failed: \(e.message)\n")
+      return 3
+    } catch is Interrupted {
+      reporter.error("interrupted\n")
+      return 130
     } catch {}
     return failed > 0 ? 1 : 0
   }
 
+  /// Set (from a signal handler) to stop the run between statements.
+  public var interrupted: () -> Bool = { false }
+
   func block(_ stmts: [Stmt]) throws {
-    for s in stmts { try statement(s) }
+    for s in stmts {
+      if interrupted() { throw Interrupted() }
+      try statement(s)
+    }
   }
 
   // MARK: statements
@@ -203,6 +229,8 @@ public final class Interpreter {
 
   /// Reports a call's result against its `=>` and remembers it for NAME.result.
   func call(_ s: Stmt, socket: String?, _ r: CallResult) throws {
+    if let f = r.fatal { throw BackendFailure(message: f) }
+    if let why = r.refusal { throw RuntimeError(why, s.keywordSpan) }
     statements += 1
     expectations += 1
     var e = event(s, socket: socket)

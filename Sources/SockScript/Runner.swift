@@ -30,7 +30,8 @@ public enum Runner {
   }
 
   public static func run(
-    _ file: SourceFile, backend: KernelBackend, format: OutputFormat, options: RunOptions, out: OutputSink, err: OutputSink
+    _ file: SourceFile, backend: KernelBackend, format: OutputFormat, options: RunOptions, out: OutputSink, err: OutputSink,
+    interrupted: @escaping () -> Bool = { false }
   ) -> Int32 {
     let (program, diags) = compile(file)
     guard let prog = program else {
@@ -45,6 +46,7 @@ public enum Runner {
     }
     let reporter: Reporter = format == .json ? JSONReporter(out: out, err: err) : TextReporter(out: out, err: err)
     let interp = Interpreter(file: file, program: prog, backend: backend, reporter: reporter, options: options)
+    interp.interrupted = interrupted
     let code = interp.run()
     backend.shutdownBackend()
     return code

@@ -9,6 +9,37 @@ import SockSyntax
 
 enum BackendChoice: String, ExpressibleByArgument, CaseIterable {
   case sim
+  case real
+}
+
+/// Ctrl-C: stop between statements (a blocking call returns EINTR at once).
+func installInterruptHandler() {
+  var sa = sigaction()
+  sa.__sigaction_handler.sa_handler = { _ in interruptRequested = 1 }
+  sigemptyset(&sa.sa_mask)
+  sa.sa_flags = 0  // no SA_RESTART: blocking calls return EINTR
+  sigaction(SIGINT, &sa, nil)
+}
+
+func isInterrupted() -> Bool { interruptRequested != 0 }
+
+/// Makes the backend a run asks for; the real one enters a fresh network
+/// namespace each time.
+func makeBackend(_ choice: BackendChoice, seed: UInt64, timeoutMs: Int64, hostNetns: Bool, disabled: Set<String> = []) throws -> KernelBackend {
+  switch choice {
+  case .sim: return SimKernel(config: .init(seed: seed, timeoutMs: timeoutMs, disabledRules: disabled))
+  case .real: return try RealKernel(timeoutMs: timeoutMs, hostNetns: hostNetns)
+  }
+}
+
+func reportUnavailable(_ e: BackendUnavailable, _ err: OutputSink) {
+  err.write("sockscript: the real backend cannot run: \(e.message)\n  hint: \(e.hint)\n")
+}
+
+/// With SOCKSCRIPT_REPORT_FDS set, the run reports its open descriptors at
+/// start and end (the leak test reads this).
+func reportDescriptors(_ when: String, _ err: OutputSink) {
+  if getenv("SOCKSCRIPT_REPORT_FDS") != nil { err.write("descriptors \(when): \(ProcessFacts.openDescriptors())\n") }
 }
 
 extension OutputFormat: ExpressibleByArgument {}
@@ -36,7 +67,7 @@ struct Sockscript: ParsableCommand {
       2 bad input (usage, syntax, check or run-time error in the script),
       3 the backend could not run.
       """,
-    subcommands: [Run.self, Check.self]
+    subcommands: [Run.self, Check.self, Diff.self]
   )
 }
 
@@ -51,8 +82,11 @@ struct Run: ParsableCommand {
   @Option(name: .shortAndLong, help: "Run this script text instead of a file (';' separates statements).")
   var expression: String?
 
-  @Option(help: "The kernel to run on: sim (simulated Linux 6.18).")
+  @Option(help: "The kernel to run on: sim (simulated Linux 6.18) or real (this machine's, in a private network namespace).")
   var backend: BackendChoice = .sim
+
+  @Flag(help: "With --backend real: run in the current network namespace (sysctl and addr add are then refused).")
+  var hostNetns = false
 
   @Option(help: "Output format: text or json (JSON Lines).")
   var format: OutputFormat = .text
@@ -93,11 +127,24 @@ struct Run: ParsableCommand {
       }
       sources.append(SourceFile(name: path, text: text))
     }
+    installInterruptHandler()
+    reportDescriptors("at start", err)
     for src in sources {
-      let kernel = SimKernel(config: .init(seed: seed, timeoutMs: timeoutMs))
-      let code = Runner.run(src, backend: kernel, format: format, options: RunOptions(keepGoing: keepGoing, seed: seed), out: out, err: err)
+      let kernel: KernelBackend
+      do {
+        kernel = try makeBackend(backend, seed: seed, timeoutMs: timeoutMs, hostNetns: hostNetns)
+      } catch let e as BackendUnavailable {
+        reportUnavailable(e, err)
+        worst = max(worst, Exit.backendUnavailable)
+        continue
+      }
+      let code = Runner.run(
+        src, backend: kernel, format: format, options: RunOptions(keepGoing: keepGoing, seed: seed), out: out, err: err,
+        interrupted: isInterrupted)
       worst = max(worst, code)
+      if isInterrupted() { break }
     }
+    reportDescriptors("at end", err)
     out.flush()
     if worst != 0 { throw ExitCode(worst) }
   }
@@ -142,6 +189,67 @@ struct Check: ParsableCommand {
         err.write("\(src.name): \(diags.count) error\(diags.count == 1 ? "" : "s")\n")
         worst = 2
       }
+    }
+    if worst != 0 { throw ExitCode(worst) }
+  }
+}
+
+struct Diff: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Run scenarios on the simulator and on the real kernel, and compare them call by call.",
+    discussion: """
+      Both runs keep going after a failed expectation. A call agrees when both
+      results are equal; an expect agrees when it holds on both or fails on
+      both. Exit 0 when every file agrees, 1 when one differs.
+      """)
+
+  @Argument(help: "Scenario files (.sock).")
+  var files: [String]
+
+  @Option(help: "Seed for the simulator's random choices.")
+  var seed: UInt64 = 0
+
+  @Option(help: "How long a blocking call waits (e.g. 2s, 500ms).")
+  var timeout: String = "2s"
+
+  @Option(name: .customLong("sim-disable"), parsing: .singleValue, help: ArgumentHelp("Test only: switch off a simulator rule.", visibility: .hidden))
+  var simDisable: [String] = []
+
+  func validate() throws {
+    guard parseDuration(timeout) != nil else { throw ValidationError("--timeout takes a duration such as 2s or 500ms, not '\(timeout)'") }
+    for r in simDisable where !SimKernel.ruleNames.contains(r) {
+      throw ValidationError("unknown simulator rule '\(r)'; rules: \(SimKernel.ruleNames.joined(separator: ", "))")
+    }
+  }
+
+  func run() throws {
+    let out = StreamSink(stdout)
+    let err = StreamSink(stderr)
+    defer {
+      out.flush()
+      err.flush()
+    }
+    installInterruptHandler()
+    let timeoutMs = parseDuration(timeout)!
+    var worst: Int32 = 0
+    for path in files {
+      guard let text = readFile(path) else {
+        err.write("sockscript: cannot read '\(path)': \(errnoText())\n")
+        worst = max(worst, Exit.badInput)
+        continue
+      }
+      let sim = SimKernel(config: .init(seed: seed, timeoutMs: timeoutMs, disabledRules: Set(simDisable)))
+      do {
+        let code = try Differ.diff(
+          SourceFile(name: path, text: text), left: sim, right: { try RealKernel(timeoutMs: timeoutMs) }, options: RunOptions(seed: seed),
+          out: out, err: err)
+        worst = max(worst, code)
+      } catch let e as BackendUnavailable {
+        reportUnavailable(e, err)
+        worst = max(worst, Exit.backendUnavailable)
+      }
+      out.flush()
+      if isInterrupted() { break }
     }
     if worst != 0 { throw ExitCode(worst) }
   }

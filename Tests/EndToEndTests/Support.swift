@@ -46,16 +46,16 @@ func sockscript(_ args: [String], stdin: String? = nil) throws -> Exec {
   if let s = stdin { input.fileHandleForWriting.write(s.data(using: .utf8)!) }
   try input.fileHandleForWriting.close()
   // Read both pipes before waiting, so a large output cannot block the child.
-  var outData = Data()
-  var errData = Data()
+  final class Box: @unchecked Sendable { var data = Data() }
+  let errBox = Box()
   let group = DispatchGroup()
   group.enter()
   DispatchQueue.global().async {
-    errData = err.fileHandleForReading.readDataToEndOfFile()
+    errBox.data = err.fileHandleForReading.readDataToEndOfFile()
     group.leave()
   }
-  outData = out.fileHandleForReading.readDataToEndOfFile()
+  let outData = out.fileHandleForReading.readDataToEndOfFile()
   group.wait()
   p.waitUntilExit()
-  return Exec(code: p.terminationStatus, out: String(decoding: outData, as: UTF8.self), err: String(decoding: errData, as: UTF8.self))
+  return Exec(code: p.terminationStatus, out: String(decoding: outData, as: UTF8.self), err: String(decoding: errBox.data, as: UTF8.self))
 }

@@ -1,0 +1,441 @@
+import CLinux
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Why the real backend cannot run here, and what to do about it.
+public struct BackendUnavailable: Error, Sendable {
+  public var message: String
+  public var hint: String
+}
+
+/// Set by the SIGINT handler; blocking calls return EINTR and the run stops.
+nonisolated(unsafe) public var interruptRequested: sig_atomic_t = 0
+
+/// The real Linux kernel, in a private network namespace (or, with
+/// `hostNetns`, the current one). Every call is the real syscall; state is
+/// read back from the kernel (TCP_INFO, getsockname, sock_diag), never kept.
+public final class RealKernel: KernelBackend {
+  final class Record {
+    let fd: Int32
+    let kind: SocketKind
+    let uid: UInt32
+    var open = true
+    var inode: UInt64
+    var options: [String] = []
+    /// The endpoints at close, to find what the kernel still holds for them.
+    var lastLocal: Endpoint?
+    var lastRemote: Endpoint?
+    init(fd: Int32, kind: SocketKind, uid: UInt32) {
+      self.fd = fd
+      self.kind = kind
+      self.uid = uid
+      self.inode = Sys.inode(fd)
+    }
+  }
+
+  public let backendName = "real"
+  public let kernelName: String
+  public let hostNetns: Bool
+  public var namer: (SockID) -> String? = { _ in nil }
+  let timeoutMs: Int64
+  let startMs: Int64
+  var records: [SockID: Record] = [:]
+  var nextID = 1
+  /// The kernel reports rlimit failures; this is the limit a scenario set.
+  var descriptorLimit: Int?
+
+  public var nowMs: Int64 { Sys.monotonicMs() - startMs }
+
+  /// Enters a fresh network namespace (unless `hostNetns`) with `lo` up.
+  public init(timeoutMs: Int64, hostNetns: Bool = false) throws {
+    self.timeoutMs = timeoutMs
+    self.hostNetns = hostNetns
+    var u = utsname()
+    uname(&u)
+    kernelName = withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    if !hostNetns { try RealKernel.enterNamespace() }
+    startMs = Sys.monotonicMs()
+  }
+
+  static func enterNamespace() throws {
+    if geteuid() == 0 {
+      guard clinux_unshare_net() == 0 else {
+        throw BackendUnavailable(
+          message: "cannot create a network namespace: \(String(cString: strerror(errno)))",
+          hint: "the real backend needs CAP_SYS_ADMIN (run as root) or unprivileged user namespaces; --host-netns runs in the current namespace instead")
+      }
+    } else {
+      let uid = getuid()
+      let gid = getgid()
+      guard clinux_unshare_user_net() == 0 else {
+        throw BackendUnavailable(
+          message: "cannot create a user and network namespace: \(String(cString: strerror(errno)))",
+          hint: "enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1), run as root, or use --host-netns")
+      }
+      _ = Sys.writeFile("/proc/self/setgroups", "deny")
+      if let e = Sys.writeFile("/proc/self/uid_map", "0 \(uid) 1") ?? Sys.writeFile("/proc/self/gid_map", "0 \(gid) 1") {
+        throw BackendUnavailable(message: "cannot map the user into the new namespace (\(e))", hint: "run as root, or use --host-netns")
+      }
+    }
+    guard clinux_loopback_up() == 0 else {
+      throw BackendUnavailable(message: "cannot bring 'lo' up in the new namespace: \(String(cString: strerror(errno)))", hint: "run as root")
+    }
+  }
+
+  // MARK: helpers
+
+  func rec(_ id: SockID) -> Record? {
+    guard let r = records[id], r.open else { return nil }
+    return r
+  }
+
+  func badf() -> CallResult { .fail(.EBADF, "the socket is closed") }
+
+  /// Runs `body` as `uid` (euid, so effective capabilities drop for it).
+  enum AsUser<T> {
+    case success(T)
+    case failure(CallResult)
+  }
+
+  func asUser<T>(_ uid: UInt32, _ body: () -> T) -> AsUser<T> {
+    guard uid != 0 else { return .success(body()) }
+    guard clinux_seteuid(uid_t(uid)) == 0 else {
+      let reason = String(cString: strerror(errno))
+      var r = CallResult.fail(.EPERM)
+      r.fatal = "cannot act as uid \(uid): \(reason); in an unprivileged run the namespace maps only your own uid (run as root for 'uid N')"
+      return .failure(r)
+    }
+    let v = body()
+    let saved = errno
+    _ = clinux_seteuid(0)
+    errno = saved
+    return .success(v)
+  }
+
+  /// A syscall result: 0 or more is success, -1 reads errno.
+  func result(_ rc: Int, _ r: Record, why: (Errno) -> String? = { _ in nil }) -> CallResult {
+    if rc >= 0 { return CallResult(local: Sys.name(r.fd, peer: false), remote: Sys.name(r.fd, peer: true)) }
+    let e = Sys.errnoValue
+    return .fail(e, why(e))
+  }
+
+  func call(_ id: SockID, _ body: (Record) -> Int, why: @escaping (Errno) -> String? = { _ in nil }) -> CallResult {
+    guard let r = rec(id) else { return badf() }
+    switch asUser(r.uid, { body(r) }) {
+    case .success(let rc):
+      return result(rc, r, why: why)
+    case .failure(let f):
+      return f
+    }
+  }
+
+  // MARK: calls
+
+  public func socket(_ kind: SocketKind, uid: UInt32) -> CallResult {
+    let family = kind.family == .inet ? AF_INET : AF_INET6
+    let type = kind.transport == .tcp ? Int32(SOCK_STREAM.rawValue) : Int32(SOCK_DGRAM.rawValue)
+    switch asUser(uid, { Glibc.socket(family, type | Int32(SOCK_CLOEXEC.rawValue), 0) }) {
+    case .failure(let f):
+      return f
+    case .success(let fd):
+      guard fd >= 0 else {
+        let e = Sys.errnoValue
+        var limit = descriptorLimit.map { "ulimit nofile \($0)" } ?? "the process's limit"
+        var rl = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl) == 0 { limit += " (\(rl.rlim_cur) descriptors)" }
+        return .fail(e, e == .EMFILE ? "the descriptor limit is reached: \(limit)" : nil)
+      }
+      Sys.setTimeouts(fd, ms: timeoutMs)
+      let id = nextID
+      nextID += 1
+      records[id] = Record(fd: fd, kind: kind, uid: uid)
+      var r = CallResult.ok
+      r.created = id
+      return r
+    }
+  }
+
+  public func setsockopt(_ id: SockID, _ opt: SocketOption) -> CallResult {
+    guard let r = rec(id) else { return badf() }
+    let fd = r.fd
+    var label: String?
+    let res = call(id) { _ -> Int in
+      switch opt {
+      case .reuseaddr(let on):
+        label = on ? "reuseaddr" : nil
+        return Int(Sys.setInt(fd, SOL_SOCKET, SO_REUSEADDR, on ? 1 : 0))
+      case .reuseport(let on):
+        label = on ? "reuseport" : nil
+        return Int(Sys.setInt(fd, SOL_SOCKET, SO_REUSEPORT, on ? 1 : 0))
+      case .bindAddressNoPort(let on):
+        label = on ? "bind_address_no_port" : nil
+        return Int(Sys.setInt(fd, Int32(IPPROTO_IP), 24 /* IP_BIND_ADDRESS_NO_PORT */, on ? 1 : 0))
+      case .v6only(let on):
+        label = on ? "v6only" : nil
+        return Int(Sys.setInt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, on ? 1 : 0))
+      case .nonblock(let on):
+        label = on ? "nonblock" : nil
+        let flags = fcntl(fd, F_GETFL)
+        return Int(fcntl(fd, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK))
+      case .freebind(let on):
+        label = on ? "freebind" : nil
+        return Int(Sys.setInt(fd, Int32(IPPROTO_IP), 15 /* IP_FREEBIND */, on ? 1 : 0))
+      case .linger(let secs):
+        label = secs.map { "linger=\($0)" }
+        var l = linger(l_onoff: secs == nil ? 0 : 1, l_linger: Int32(secs ?? 0))
+        return Int(Glibc.setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, socklen_t(MemoryLayout<linger>.size)))
+      case .localPortRange(let lo, let hi):
+        label = lo == 0 && hi == 0 ? nil : "local_port_range=\(lo)-\(hi)"
+        var v = UInt32(lo) | UInt32(hi) << 16
+        return Int(Glibc.setsockopt(fd, Int32(IPPROTO_IP), 51 /* IP_LOCAL_PORT_RANGE */, &v, 4))
+      case .bindToDevice(let dev):
+        label = dev.isEmpty ? nil : "dev=\(dev)"
+        var name = Array(dev.utf8) + [0]
+        return Int(Glibc.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, &name, socklen_t(name.count)))
+      }
+    }
+    if res.isOK {
+      let key: String
+      switch opt {
+      case .linger: key = "linger="
+      case .localPortRange: key = "local_port_range="
+      case .bindToDevice: key = "dev="
+      case .reuseaddr: key = "reuseaddr"
+      case .reuseport: key = "reuseport"
+      case .bindAddressNoPort: key = "bind_address_no_port"
+      case .v6only: key = "v6only"
+      case .nonblock: key = "nonblock"
+      case .freebind: key = "freebind"
+      }
+      r.options.removeAll { $0.hasPrefix(key) }
+      if let l = label { r.options.append(l) }
+    }
+    return CallResult(errno: res.errno, why: res.why)
+  }
+
+  public func bind(_ id: SockID, _ ep: Endpoint) -> CallResult {
+    call(id) { r in Int(Sys.withSockaddr(ep) { Glibc.bind(r.fd, $0, $1) }) }
+  }
+
+  public func listen(_ id: SockID, backlog: Int?) -> CallResult {
+    // No backlog: -1, which the kernel caps to net.core.somaxconn.
+    call(id) { r in Int(Glibc.listen(r.fd, Int32(clamping: backlog ?? -1))) }
+  }
+
+  public func connect(_ id: SockID, _ ep: Endpoint) -> CallResult {
+    var res = call(id) { r in Int(Sys.withSockaddr(ep) { Glibc.connect(r.fd, $0, $1) }) }
+    if let r = rec(id), res.errno == .EINPROGRESS {
+      res.local = Sys.name(r.fd, peer: false)
+      res.remote = ep
+    }
+    return res
+  }
+
+  public func accept(_ id: SockID) -> CallResult {
+    guard let r = rec(id) else { return badf() }
+    var fd: Int32 = -1
+    let res = call(id) { r in
+      fd = Glibc.accept(r.fd, nil, nil)
+      if fd >= 0 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+      return Int(fd)
+    }
+    guard fd >= 0 else { return CallResult(errno: res.errno, why: res.why) }
+    Sys.setTimeouts(fd, ms: timeoutMs)
+    let nid = nextID
+    nextID += 1
+    let child = Record(fd: fd, kind: r.kind, uid: r.uid)
+    records[nid] = child
+    var out = CallResult(local: Sys.name(fd, peer: false), remote: Sys.name(fd, peer: true))
+    out.created = nid
+    return out
+  }
+
+  public func send(_ id: SockID, _ data: [UInt8]) -> CallResult {
+    call(id) { r in data.withUnsafeBytes { Glibc.send(r.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+  }
+
+  public func recv(_ id: SockID, max: Int?) -> CallResult {
+    var buf = [UInt8](repeating: 0, count: Swift.max(1, max ?? 65536))
+    var n = 0
+    var res = call(id) { r in
+      n = Glibc.recv(r.fd, &buf, max ?? 65536, 0)
+      return n
+    }
+    if res.isOK { res.data = Array(buf.prefix(n)) }
+    return res
+  }
+
+  public func sendto(_ id: SockID, _ ep: Endpoint, _ data: [UInt8]) -> CallResult {
+    var res = call(id) { r in
+      Sys.withSockaddr(ep) { sa, len in data.withUnsafeBytes { Glibc.sendto(r.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL), sa, len) } }
+    }
+    if res.isOK { res.remote = ep }
+    return res
+  }
+
+  public func recvfrom(_ id: SockID) -> CallResult {
+    var buf = [UInt8](repeating: 0, count: 65536)
+    var ss = sockaddr_storage()
+    var n = 0
+    var res = call(id) { r in
+      var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+      n = withUnsafeMutablePointer(to: &ss) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.recvfrom(r.fd, &buf, buf.count, 0, $0, &len) } }
+      return n
+    }
+    if res.isOK {
+      res.data = Array(buf.prefix(n))
+      res.from = Sys.endpoint(ss)
+    }
+    return res
+  }
+
+  public func shutdown(_ id: SockID, _ how: ShutdownHow) -> CallResult {
+    let h: Int32
+    switch how {
+    case .rd: h = Int32(SHUT_RD)
+    case .wr: h = Int32(SHUT_WR)
+    case .rdwr: h = Int32(SHUT_RDWR)
+    }
+    return call(id) { r in Int(Glibc.shutdown(r.fd, h)) }
+  }
+
+  public func close(_ id: SockID) -> CallResult {
+    guard let r = rec(id) else { return badf() }
+    r.lastLocal = Sys.name(r.fd, peer: false)
+    r.lastRemote = Sys.name(r.fd, peer: true)
+    r.open = false
+    return Glibc.close(r.fd) == 0 ? .ok : .fail(Sys.errnoValue)
+  }
+
+  public func sleep(ms: Int64) {
+    var left = ms
+    while left > 0 && interruptRequested == 0 {
+      let step = min(left, 100)
+      var ts = timespec(tv_sec: 0, tv_nsec: Int(step) * 1_000_000)
+      nanosleep(&ts, nil)
+      left -= step
+    }
+  }
+
+  public func sysctl(_ key: String, _ value: String) -> CallResult {
+    if hostNetns {
+      var r = CallResult.fail(.EPERM)
+      r.refusal = "sysctl is refused with --host-netns: it would change the host's namespace"
+      return r
+    }
+    let path = "/proc/sys/" + key.split(separator: ".").joined(separator: "/")
+    if let e = Sys.writeFile(path, value + "\n") { return .fail(e, "the kernel refused '\(value)' for \(key)") }
+    return .ok
+  }
+
+  public func addAddress(_ addr: IPAddress, prefix: Int) -> CallResult {
+    if hostNetns {
+      var r = CallResult.fail(.EPERM)
+      r.refusal = "addr add is refused with --host-netns: it would change the host's interfaces"
+      return r
+    }
+    if let e = Netlink.addAddress(addr, prefix: prefix) { return .fail(e, e == .EEXIST ? "\(addr) is already an address of this namespace" : nil) }
+    return .ok
+  }
+
+  public func setDescriptorLimit(_ n: Int) -> CallResult {
+    var rl = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl) == 0 else { return .fail(Sys.errnoValue) }
+    rl.rlim_cur = rlim_t(n)
+    if rl.rlim_max < rl.rlim_cur { rl.rlim_max = rl.rlim_cur }
+    guard setrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl) == 0 else { return .fail(Sys.errnoValue) }
+    descriptorLimit = n
+    return .ok
+  }
+
+  // MARK: state, from the kernel
+
+  /// The state of an open descriptor: TCP_INFO; a TCP socket in CLOSE is
+  /// BOUND when sock_diag lists it (it holds a port).
+  func ownState(_ r: Record, _ rows: () -> [DiagRow]) -> SockState {
+    if r.kind.transport == .udp {
+      if Sys.name(r.fd, peer: true) != nil { return .ESTABLISHED }
+      return rows().contains { $0.inode == UInt32(truncatingIfNeeded: r.inode) } ? .BOUND : .CLOSED
+    }
+    let s = LinuxTCPState.state(Sys.tcpState(r.fd) ?? 7)
+    if s == .CLOSED && rows().contains(where: { $0.inode == UInt32(truncatingIfNeeded: r.inode) && $0.transport == .tcp }) { return .BOUND }
+    return s
+  }
+
+  public func view(_ id: SockID) -> SocketView {
+    guard let r = records[id] else { return SocketView(state: .CLOSED, local: nil, remote: nil) }
+    var cached: [DiagRow]?
+    let rows: () -> [DiagRow] = {
+      if cached == nil { cached = Netlink.dump() }
+      return cached!
+    }
+    if r.open {
+      return SocketView(state: ownState(r, rows), local: Sys.name(r.fd, peer: false), remote: Sys.name(r.fd, peer: true))
+    }
+    // Closed: whatever the kernel still holds for its 4-tuple.
+    var state = SockState.CLOSED
+    if let l = r.lastLocal, let rm = r.lastRemote, r.kind.transport == .tcp {
+      if let row = rows().first(where: { $0.transport == .tcp && $0.local == l && $0.remote == rm && !isOurs($0) }) {
+        state = LinuxTCPState.state(row.state)
+      }
+    }
+    return SocketView(state: state, local: r.lastLocal, remote: r.lastRemote)
+  }
+
+  func isOurs(_ row: DiagRow) -> Bool {
+    row.inode != 0 && records.values.contains { $0.open && UInt32(truncatingIfNeeded: $0.inode) == row.inode }
+  }
+
+  public func count(_ state: SockState) -> Int { table().filter { $0.state == state }.count }
+
+  public func table() -> [SocketRow] {
+    let rows = Netlink.dump()
+    var out: [SocketRow] = []
+    var listed = Set<UInt32>()
+    let open = records.filter { $0.value.open }
+    let byInode = Dictionary(open.map { (UInt32(truncatingIfNeeded: $0.value.inode), $0.key) }, uniquingKeysWith: { a, _ in a })
+    for row in rows {
+      let kind = SocketKind(row.transport, row.family)
+      var state = LinuxTCPState.state(row.state)
+      if row.transport == .udp { state = row.state == 1 ? .ESTABLISHED : .BOUND }
+      if state == .CLOSED { state = .BOUND }  // listed by sock_diag: it holds a port
+      var id: SockID?
+      var options: [String] = []
+      var hasFd = false
+      if row.inode != 0, let mine = byInode[row.inode] {
+        id = mine
+        options = records[mine]!.options
+        hasFd = true
+        listed.insert(row.inode)
+      } else if row.inode == 0 || row.state == 6 {
+        id = records.first(where: { !$0.value.open && $0.value.lastLocal == row.local && $0.value.lastRemote == row.remote })?.key
+      }
+      let remote: Endpoint? = row.remote.port == 0 && row.remote.addr.isAny ? nil : row.remote
+      out.append(
+        SocketRow(
+          id: id, kind: kind, state: state, local: row.local, remote: remote, options: options,
+          timeLeftMs: row.state == 6 || (row.state == 5 && row.inode == 0) ? Int64(row.expiresMs) : nil, uid: row.uid, hasDescriptor: hasFd))
+    }
+    // Descriptors sock_diag does not list: sockets that hold no port.
+    for (id, r) in open.sorted(by: { $0.key < $1.key }) where !listed.contains(UInt32(truncatingIfNeeded: r.inode)) {
+      let l = Sys.name(r.fd, peer: false)
+      out.append(
+        SocketRow(
+          id: id, kind: r.kind, state: r.kind.transport == .tcp ? LinuxTCPState.state(Sys.tcpState(r.fd) ?? 7) : .CLOSED, local: l,
+          remote: Sys.name(r.fd, peer: true), options: r.options, timeLeftMs: nil, uid: r.uid, hasDescriptor: true))
+    }
+    return out
+  }
+
+  /// Closes every descriptor the run opened.
+  public func shutdownBackend() {
+    for r in records.values where r.open {
+      r.open = false
+      _ = Glibc.close(r.fd)
+    }
+  }
+
+  deinit { shutdownBackend() }
+}
