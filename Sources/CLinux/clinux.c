@@ -33,6 +33,8 @@ int clinux_loopback_up(void) {
 
 int clinux_seteuid(uid_t uid) { return seteuid(uid); }
 
+int clinux_close_inherited(void) { return close_range(3, ~0U, 0); }
+
 int clinux_count_fds(void) {
   DIR *d = opendir("/proc/self/fd");
   if (!d) return -1;

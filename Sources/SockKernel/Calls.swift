@@ -200,7 +200,13 @@ extension SimKernel {
     case .LISTEN:
       return .fail(.EISCONN, "a listening socket cannot connect")
     case .CLOSED, .BOUND:
-      break
+      if s.connecting {
+        // SS_CONNECTING on a socket the reset closed: report it once.
+        s.connecting = false
+        let e = s.pendingError ?? .ECONNABORTED
+        s.pendingError = nil
+        return .fail(e, e == .ECONNREFUSED ? "the earlier non-blocking connect() was refused: nothing listens there" : nil)
+      }
     }
     if let err = s.pendingError {
       s.pendingError = nil
@@ -367,6 +373,12 @@ extension SimKernel {
     let src = Endpoint(s.laddr, UInt16(s.lport))
     guard let l = lookupListener(dst, from: src) else {
       tcpDone(s)
+      if s.nonblock {
+        // The reset arrives after connect() returned; the next connect() reports it.
+        s.connecting = true
+        s.pendingError = .ECONNREFUSED
+        return CallResult(errno: .EINPROGRESS, why: "a non-blocking connect() returns at once; the reset from \(dst) is reported by the next connect()")
+      }
       return .fail(.ECONNREFUSED, "nothing listens on \(dst): the SYN was answered with a reset")
     }
     if l.queue.count > l.backlog {

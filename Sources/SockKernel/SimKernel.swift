@@ -86,8 +86,8 @@ public final class SimKernel: KernelBackend {
   }
 
   func stateOf(_ s: SimSock) -> SockState {
+    // BOUND: holds a local port and neither listens nor is connected.
     if s.state == .CLOSED && s.lport != 0 && !s.isTW { return .BOUND }
-    if s.state == .CLOSED && !s.laddr.isAny && s.noPort { return .BOUND }
     return s.state
   }
 

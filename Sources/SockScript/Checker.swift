@@ -207,6 +207,7 @@ public struct Checker {
     case .number(let p):
       if !(0...65535).contains(p) { error("port \(p) is out of range 0..65535", ep.portSpan) }
     case .expr(let e): expr(e)
+    case .inHost: break
     }
   }
 

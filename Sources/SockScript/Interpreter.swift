@@ -520,6 +520,13 @@ public final class Interpreter {
 
   /// `cached`: the statement's own endpoint, whose literal address is parsed once.
   func endpoint(_ ep: EndpointSyntax, cached: Bool = false) throws -> Endpoint {
+    if case .inHost = ep.port, case .expr(let e) = ep.host {
+      let v = try eval(e)
+      guard case .endpoint(let whole) = v else {
+        throw RuntimeError("'\(v.text)' is not an endpoint", ep.hostSpan, hint: "add a port, e.g. $(a.laddr):80, or interpolate an endpoint such as $(a.remote)")
+      }
+      return whole
+    }
     let addr: IPAddress
     switch ep.host {
     case .ipv4(let s), .ipv6(let s):
@@ -537,6 +544,7 @@ public final class Interpreter {
     switch ep.port {
     case .number(let p): port = p
     case .expr(let e): port = try int(e)
+    case .inHost: port = 0
     }
     guard (0...65535).contains(port) else {
       throw RuntimeError("port \(port) is out of range 0..65535", ep.portSpan)

@@ -27,6 +27,8 @@ public enum HostPart: Equatable, Sendable {
 public enum PortPart: Equatable, Sendable {
   case number(Int)
   case expr(Expr)
+  /// No `:PORT`: the host interpolation is a whole endpoint (`$(b.from)`).
+  case inHost
 }
 
 public struct EndpointSyntax: Equatable, Sendable {

@@ -353,6 +353,9 @@ public struct Parser {
     }
     let hostSpan = Span(start, prevEnd)
     guard tok.kind == .colon && tok.start == prevEnd else {
+      if case .expr = host {
+        return EndpointSyntax(host: host, hostSpan: hostSpan, port: .inHost, portSpan: hostSpan, span: hostSpan)
+      }
       throw fail("expected ':PORT' right after the address", Span(prevEnd, prevEnd + 1), hint: "write the port with no space, e.g. \(file.text(hostSpan)):8080")
     }
     advance()

@@ -14,6 +14,8 @@ int clinux_unshare_user_net(void);
 int clinux_loopback_up(void);
 /* Becomes euid `uid` (dropping effective capabilities), or back to 0. */
 int clinux_seteuid(uid_t uid);
+/* Closes every descriptor above stderr (close_range(3, ~0U, 0)). */
+int clinux_close_inherited(void);
 /* The number of open descriptors of this process (from /proc/self/fd). */
 int clinux_count_fds(void);
 

@@ -56,7 +56,18 @@ public final class RealKernel: KernelBackend {
     uname(&u)
     kernelName = withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     if !hostNetns { try RealKernel.enterNamespace() }
+    // Descriptors inherited from the parent would count against 'ulimit
+    // nofile'; like the simulator's process, a run starts with 0, 1 and 2.
+    RealKernel.closeInherited()
     startMs = Sys.monotonicMs()
+  }
+
+  nonisolated(unsafe) static var closedInherited = false
+
+  static func closeInherited() {
+    guard !closedInherited else { return }
+    closedInherited = true
+    _ = clinux_close_inherited()
   }
 
   static func enterNamespace() throws {
