@@ -128,7 +128,6 @@ struct Run: ParsableCommand {
       sources.append(SourceFile(name: path, text: text))
     }
     installInterruptHandler()
-    reportDescriptors("at start", err)
     for src in sources {
       let kernel: KernelBackend
       do {
@@ -138,13 +137,14 @@ struct Run: ParsableCommand {
         worst = max(worst, Exit.backendUnavailable)
         continue
       }
+      reportDescriptors("before \(src.name)", err)
       let code = Runner.run(
         src, backend: kernel, format: format, options: RunOptions(keepGoing: keepGoing, seed: seed), out: out, err: err,
         interrupted: isInterrupted)
+      reportDescriptors("after \(src.name)", err)
       worst = max(worst, code)
       if isInterrupted() { break }
     }
-    reportDescriptors("at end", err)
     out.flush()
     if worst != 0 { throw ExitCode(worst) }
   }

@@ -73,9 +73,12 @@ public final class RealKernel: KernelBackend {
   static func enterNamespace() throws {
     if geteuid() == 0 {
       guard clinux_unshare_net() == 0 else {
+        let e = errno
         throw BackendUnavailable(
-          message: "cannot create a network namespace: \(String(cString: strerror(errno)))",
-          hint: "the real backend needs CAP_SYS_ADMIN (run as root) or unprivileged user namespaces; --host-netns runs in the current namespace instead")
+          message: "cannot create a network namespace: \(String(cString: strerror(e)))",
+          hint: e == ENOSPC
+            ? "the limit on network namespaces (user.max_net_namespaces) is reached; --host-netns runs in the current namespace instead"
+            : "the real backend needs CAP_SYS_ADMIN (run as root) or unprivileged user namespaces; --host-netns runs in the current namespace instead")
       }
     } else {
       let uid = getuid()

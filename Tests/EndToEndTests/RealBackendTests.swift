@@ -1,0 +1,155 @@
+import Foundation
+import XCTest
+
+/// The real backend, run as the built binary in its own process and its
+/// own network namespace. CI runs as root.
+final class RealBackendTests: XCTestCase {
+  func json(_ out: String) -> [[String: Any]] {
+    out.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+  }
+
+  func testHeaderNamesTheKernelRelease() throws {
+    let r = try sockscript(["run", "--backend", "real", "-e", "socket a; bind a 127.0.0.1:0"])
+    XCTAssertEqual(r.code, 0, r.err)
+    var u = utsname()
+    uname(&u)
+    let release = withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    XCTAssertTrue(r.out.hasPrefix("== -e  (backend real, kernel \(release), seed 0)"), r.out)
+  }
+
+  /// State only the kernel knows: an unaccepted connection, the TIME_WAIT an
+  /// accepted socket leaves, and a TIME_WAIT timer that runs down.
+  func testStateComesFromTheKernel() throws {
+    let script = """
+      socket srv; bind srv 127.0.0.1:8080; listen srv
+      socket c; connect c 127.0.0.1:8080
+      expect count(ESTABLISHED) == 2
+      accept srv as s
+      close s; close c
+      expect s.state == TIME_WAIT and c.state == CLOSED
+      show
+      sleep 1500ms
+      show
+      """
+    let r = try sockscript(["run", "--backend", "real", "--format", "json", "-e", script])
+    XCTAssertEqual(r.code, 0, r.out + r.err)
+    let shows = json(r.out).compactMap { $0["show"] as? [[String: Any]] }
+    XCTAssertEqual(shows.count, 2)
+    func timer(_ rows: [[String: Any]]) -> Double? {
+      guard let tw = rows.first(where: { $0["state"] as? String == "TIME_WAIT" }), let t = tw["timer"] as? String else { return nil }
+      XCTAssertEqual(tw["name"] as? String, "s (closed)")
+      return Double(t.replacingOccurrences(of: "s left", with: ""))
+    }
+    let first = try XCTUnwrap(timer(shows[0]))
+    let second = try XCTUnwrap(timer(shows[1]))
+    XCTAssertGreaterThan(first, 55)
+    XCTAssertLessThanOrEqual(first, 60)
+    XCTAssertLessThan(second, first - 1, "the kernel's timer runs down between two shows")
+  }
+
+  func testEveryDescriptorIsClosedAfterAFailure() throws {
+    let p = Process()
+    p.executableURL = Paths.binary
+    p.arguments = ["run", "--backend", "real", "-e", "repeat 20 { socket c[i]; bind c[i] 127.0.0.1:0 }\nsocket x; bind x 10.1.1.1:80"]
+    p.environment = ["SOCKSCRIPT_REPORT_FDS": "1"]
+    let err = Pipe()
+    p.standardError = err
+    p.standardOutput = Pipe()
+    try p.run()
+    let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    XCTAssertEqual(p.terminationStatus, 1)
+    let counts = descriptorCounts(text)
+    XCTAssertEqual(counts.count, 2, text)
+    XCTAssertEqual(counts.first, counts.last, text)
+  }
+
+  func descriptorCounts(_ text: String) -> [Int] {
+    text.split(separator: "\n").filter { $0.hasPrefix("descriptors ") }.compactMap { Int($0.split(separator: " ").last!) }
+  }
+
+  func testCtrlCStopsARunAndClosesDescriptors() throws {
+    let p = Process()
+    p.executableURL = Paths.binary
+    p.arguments = ["run", "--backend", "real", "-e", "repeat 5 { socket c[i]; bind c[i] 127.0.0.1:0 }\nsleep 30s\nshow"]
+    p.environment = ["SOCKSCRIPT_REPORT_FDS": "1"]
+    let err = Pipe()
+    p.standardError = err
+    p.standardOutput = Pipe()
+    let started = Date()
+    try p.run()
+    Thread.sleep(forTimeInterval: 1)
+    kill(p.processIdentifier, SIGINT)
+    let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    XCTAssertLessThan(Date().timeIntervalSince(started), 10, "Ctrl-C must not wait for the 30 s sleep")
+    XCTAssertEqual(p.terminationStatus, 130)
+    XCTAssertTrue(text.contains("interrupted"), text)
+    let counts = descriptorCounts(text)
+    XCTAssertEqual(counts.count, 2, text)
+    XCTAssertEqual(counts.first, counts.last, text)
+  }
+
+  func testEMFILENamesTheLimit() throws {
+    let r = try sockscript(["run", "--backend", "real", "-e", "ulimit nofile 5\nsocket a; socket b; socket c => EMFILE"])
+    XCTAssertEqual(r.code, 0, r.out + r.err)
+    XCTAssertTrue(r.out.contains("why: the descriptor limit is reached: ulimit nofile 5"), r.out)
+  }
+
+  func testHostNetnsRefusesSysctlAndAddr() throws {
+    let ok = try sockscript(["run", "--backend", "real", "--host-netns", "-e", "socket a; bind a 127.0.0.1:0; close a"])
+    XCTAssertEqual(ok.code, 0, ok.out + ok.err)
+    let r = try sockscript(["run", "--backend", "real", "--host-netns", "-e", "sysctl net.core.somaxconn = 5"])
+    XCTAssertEqual(r.code, 2)
+    XCTAssertTrue(r.err.contains("sysctl is refused with --host-netns"), r.err)
+    let a = try sockscript(["run", "--backend", "real", "--host-netns", "-e", "addr add 10.9.9.9"])
+    XCTAssertEqual(a.code, 2)
+    XCTAssertTrue(a.err.contains("addr add is refused with --host-netns"), a.err)
+  }
+
+  /// With no namespace to be had (the limit set to 0 inside a throwaway
+  /// user namespace, so the host is untouched), the run exits 3 and says why.
+  func testNoNamespaceExits3() throws {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+    p.arguments = ["-U", "-r", "sh", "-c", "echo 0 > /proc/sys/user/max_net_namespaces && exec \"$0\" run --backend real -e 'socket a'", Paths.binary.path]
+    let err = Pipe()
+    p.standardError = err
+    p.standardOutput = Pipe()
+    try p.run()
+    let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    XCTAssertEqual(p.terminationStatus, 3, text)
+    XCTAssertTrue(text.contains("the real backend cannot run: cannot create a network namespace"), text)
+    XCTAssertTrue(text.contains("hint: "), text)
+  }
+
+  /// An unprivileged user gets a user and network namespace; 'uid N' then
+  /// has no mapping and says so.
+  func testUnprivilegedRun() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sockscript-\(getpid())")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let bin = dir.appendingPathComponent("sockscript")
+    try FileManager.default.copyItem(at: Paths.binary, to: bin)
+    chmod(dir.path, 0o755)
+    chmod(bin.path, 0o755)
+    func asNobody(_ script: String) throws -> (Int32, String) {
+      let p = Process()
+      p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+      p.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", bin.path, "run", "--backend", "real", "-e", script]
+      let err = Pipe()
+      p.standardError = err
+      p.standardOutput = Pipe()
+      try p.run()
+      let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+      p.waitUntilExit()
+      return (p.terminationStatus, text)
+    }
+    let (ok, _) = try asNobody("sysctl net.ipv4.ip_local_port_range = 40000 40001\nsocket a; bind a 127.0.0.1:0; expect a.lport in 40000..40001")
+    XCTAssertEqual(ok, 0)
+    let (code, text) = try asNobody("socket a uid 1000")
+    XCTAssertEqual(code, 3)
+    XCTAssertTrue(text.contains("cannot act as uid 1000"), text)
+  }
+}
