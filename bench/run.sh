@@ -5,8 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
-swift build -c release --product sockscript >/dev/null
-bin=$(swift build -c release --show-bin-path)/sockscript
+# Release build with the Swift runtime linked in, as one would ship it (it
+# saves ~8 ms of dynamic loading per process).
+build=(swift build -c release --static-swift-stdlib --scratch-path .build-release-static)
+"${build[@]}" --product sockscript >/dev/null
+bin=$("${build[@]}" --show-bin-path)/sockscript
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -62,7 +62,6 @@ final class BindTable {
   var v6dual = PortCounter()
   var v6only = PortCounter()
   var v6spec = PortCounter()
-  var devices = PortCounter()
   var exact: [IPAddress: PortSet] = [:]
 
   func bucket(_ port: Int) -> PortBucket? { buckets[port] }
@@ -106,8 +105,6 @@ final class BindTable {
     s.lport = tb.port
     s.sport = tb.port
     index(cls, tb.port, key, +1)
-    s.boundWithDevice = s.device != nil
-    if s.boundWithDevice { devices.add(tb.port) }
   }
 
   func index(_ cls: AddrClass, _ port: Int, _ key: IPAddress, _ delta: Int) {
@@ -137,7 +134,6 @@ final class BindTable {
     tb2.owners.removeAll { $0 === s }
     if tb2.owners.isEmpty { tb.tb2[key] = nil }
     if let cls = s.boundClass { index(cls, port, key, -1) }
-    if s.boundWithDevice { devices.remove(port) }
     s.boundPort = nil
     s.boundKey = nil
     s.boundClass = nil
@@ -172,7 +168,6 @@ final class BindTable {
     tb2.owners.removeAll { $0 === s }
     if tb2.owners.isEmpty { tb.tb2[key] = nil }
     if let cls = s.boundClass { index(cls, port, key, -1) }
-    if s.boundWithDevice { devices.remove(port) }
     s.laddr = addr
     add(s, tb, newTb2Fields: (tb2.fastreuse, tb2.fastreuseport))
   }

@@ -27,9 +27,11 @@ public struct PortSet: Equatable, Sendable {
 /// Counts per port; the port is in `set` while its count is above zero.
 public struct PortCounter: Sendable {
   public private(set) var set = PortSet()
-  var counts = [UInt32](repeating: 0, count: 65536)
+  /// Allocated on first use: most scenarios touch few address classes.
+  var counts: [UInt32] = []
   public init() {}
   public mutating func add(_ p: Int) {
+    if counts.isEmpty { counts = [UInt32](repeating: 0, count: 65536) }
     if counts[p] == 0 { set.insert(p) }
     counts[p] += 1
   }
@@ -37,7 +39,7 @@ public struct PortCounter: Sendable {
     counts[p] -= 1
     if counts[p] == 0 { set.remove(p) }
   }
-  public func count(_ p: Int) -> Int { Int(counts[p]) }
+  public func count(_ p: Int) -> Int { counts.isEmpty ? 0 : Int(counts[p]) }
 }
 
 enum PortScan {

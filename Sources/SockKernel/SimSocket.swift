@@ -51,7 +51,6 @@ final class SimSock {
   var boundPort: Int?
   var boundKey: IPAddress?
   var boundClass: AddrClass?
-  var boundWithDevice = false
   var inEhash: FourTuple?
 
   // Connections.

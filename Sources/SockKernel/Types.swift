@@ -75,27 +75,74 @@ public enum Sysctl {
 
 /// What a call returned: success or an errno, plus what the caller may want
 /// to print (the endpoints involved) and, on the simulator, why it failed.
+/// The rarely set fields live in one box, so that passing a result around
+/// (a million times a second) copies no strings.
 public struct CallResult: Sendable {
   public var errno: Errno?
-  public var why: String?
   public var local: Endpoint?
   public var remote: Endpoint?
-  /// Bytes received (recv/recvfrom); empty at end of stream.
-  public var data: [UInt8]?
-  /// Sender of a datagram (recvfrom).
-  public var from: Endpoint?
   /// A socket the call created (socket, accept).
   public var created: SockID?
+  private var extra: Extra?
+
+  final class Extra: @unchecked Sendable {
+    var why: String?
+    var data: [UInt8]?
+    var from: Endpoint?
+    var refusal: String?
+    var fatal: String?
+    func copy() -> Extra {
+      let e = Extra()
+      e.why = why
+      e.data = data
+      e.from = from
+      e.refusal = refusal
+      e.fatal = fatal
+      return e
+    }
+  }
+
+  private mutating func box() -> Extra {
+    if let e = extra {
+      if !isKnownUniquelyReferenced(&extra) { extra = e.copy() }
+      return extra!
+    }
+    let e = Extra()
+    extra = e
+    return e
+  }
+
+  /// Why the call failed, in a sentence or two (the simulator explains).
+  public var why: String? {
+    get { extra?.why }
+    set { if newValue != nil || extra != nil { box().why = newValue } }
+  }
+  /// Bytes received (recv/recvfrom); empty at end of stream.
+  public var data: [UInt8]? {
+    get { extra?.data }
+    set { if newValue != nil || extra != nil { box().data = newValue } }
+  }
+  /// Sender of a datagram (recvfrom).
+  public var from: Endpoint? {
+    get { extra?.from }
+    set { if newValue != nil || extra != nil { box().from = newValue } }
+  }
   /// The call cannot be made here (bad input for this backend): exit 2.
-  public var refusal: String?
+  public var refusal: String? {
+    get { extra?.refusal }
+    set { if newValue != nil || extra != nil { box().refusal = newValue } }
+  }
   /// The backend itself failed (e.g. cannot act as a uid): exit 3.
-  public var fatal: String?
+  public var fatal: String? {
+    get { extra?.fatal }
+    set { if newValue != nil || extra != nil { box().fatal = newValue } }
+  }
 
   public init(errno: Errno? = nil, why: String? = nil, local: Endpoint? = nil, remote: Endpoint? = nil) {
     self.errno = errno
-    self.why = why
     self.local = local
     self.remote = remote
+    if let w = why { self.why = w }
   }
 
   public static let ok = CallResult()

@@ -4,6 +4,7 @@ import SockSyntax
 /// What never changes between two executions of one statement: computed
 /// once and shared by every event of that statement.
 public final class StmtInfo: @unchecked Sendable {
+  public let file: String
   public let line: Int
   public let text: String
   public let op: String
@@ -18,7 +19,8 @@ public final class StmtInfo: @unchecked Sendable {
   var slot: Slot?
   var slot2: Slot?
   var literalAddr: IPAddress?
-  init(line: Int, text: String, op: String, expected: String?, indexed: Bool) {
+  init(file: String, line: Int, text: String, op: String, expected: String?, indexed: Bool) {
+    self.file = file
     self.line = line
     self.text = text
     self.op = op
@@ -29,8 +31,8 @@ public final class StmtInfo: @unchecked Sendable {
 
 /// One executed statement, as every reporter sees it.
 public struct StepEvent: Sendable {
-  public var file: String
   public var info: StmtInfo
+  public var file: String { info.file }
   public var line: Int { info.line }
   public var text: String { info.text }
   public var op: String { info.op }
@@ -47,9 +49,15 @@ public struct StepEvent: Sendable {
   public var local: Endpoint?
   public var remote: Endpoint?
   public var why: String?
+  /// The scenario clock after the statement (0 when the reporter does not
+  /// want it: reading a real clock costs a call per statement).
   public var timeMs: Int64
   /// For a failed `expect`: what the operands were. For `sleep`: the new time.
   public var detail: String?
+}
+
+extension Reporter {
+  public var wantsTime: Bool { true }
 }
 
 /// A row of `show`.
@@ -75,6 +83,8 @@ public struct RunSummary: Sendable {
 }
 
 public protocol Reporter: AnyObject {
+  /// Whether events need `timeMs` (JSON does; the text transcript does not).
+  var wantsTime: Bool { get }
   func begin(file: String, backend: KernelBackend, seed: UInt64)
   func step(_ e: StepEvent)
   func printed(_ values: [Value])
@@ -195,6 +205,7 @@ public final class Interpreter {
 
   // MARK: statements
 
+  lazy var wantsTime = reporter.wantsTime
   var infos: [StmtInfo?] = []
 
   func info(_ s: Stmt) -> StmtInfo {
@@ -207,7 +218,7 @@ public final class Interpreter {
     default: break
     }
     let expected = s.isCall ? (s.result.map { $0.names.map(\.0).joined(separator: "|") } ?? "ok") : nil
-    let i = StmtInfo(line: file.line(of: s.span.start), text: file.text(s.span), op: s.keyword, expected: expected, indexed: indexed)
+    let i = StmtInfo(file: file.name, line: file.line(of: s.span.start), text: file.text(s.span), op: s.keyword, expected: expected, indexed: indexed)
     if s.id >= infos.count { infos += [StmtInfo?](repeating: nil, count: s.id - infos.count + 1) }
     infos[s.id] = i
     return i
@@ -215,8 +226,8 @@ public final class Interpreter {
 
   func event(_ s: Stmt, socket: String? = nil) -> StepEvent {
     StepEvent(
-      file: file.name, info: currentInfo ?? info(s), socket: socket, isCall: false, errno: nil, pass: true, local: nil, remote: nil, why: nil,
-      timeMs: backend.nowMs, detail: nil)
+      info: currentInfo ?? info(s), socket: socket, isCall: false, errno: nil, pass: true, local: nil, remote: nil, why: nil,
+      timeMs: wantsTime ? backend.nowMs : 0, detail: nil)
   }
 
   func finish(_ e: StepEvent) throws {
@@ -228,20 +239,20 @@ public final class Interpreter {
   }
 
   /// Reports a call's result against its `=>` and remembers it for NAME.result.
-  func call(_ s: Stmt, socket: String?, _ r: CallResult) throws {
+  func call(_ s: Stmt, socket slot: Slot?, _ r: CallResult) throws {
     if let f = r.fatal { throw BackendFailure(message: f) }
     if let why = r.refusal { throw RuntimeError(why, s.keywordSpan) }
     statements += 1
     expectations += 1
-    var e = event(s, socket: socket)
+    var e = event(s, socket: slot?.name)
     e.isCall = true
     e.errno = r.errno
     e.pass = accepts(s.result, r.errno)
     e.local = r.local
     e.remote = r.remote
     e.why = r.errno == nil ? nil : r.why
-    e.timeMs = backend.nowMs
-    if let n = socket { sockets[n]?.result = r.errno }
+    if wantsTime { e.timeMs = backend.nowMs }
+    slot?.result = r.errno
     try finish(e)
   }
 
@@ -278,25 +289,25 @@ public final class Interpreter {
         slot.data = nil
         slot.from = nil
       }
-      try call(s, socket: slot.name, res)
+      try call(s, socket: slot, res)
     case .setopt(let r, let opt, let args):
-      let (name, id) = try target(r)
+      let (slot, id) = try target(r)
       let o = try option(opt, args)
-      try call(s, socket: name, backend.setsockopt(id, o))
+      try call(s, socket: slot, backend.setsockopt(id, o))
     case .bind(let r, let ep):
-      let (name, id) = try target(r)
+      let (slot, id) = try target(r)
       let e = try endpoint(ep, cached: true)
-      try call(s, socket: name, backend.bind(id, e))
+      try call(s, socket: slot, backend.bind(id, e))
     case .listen(let r, let bl):
-      let (name, id) = try target(r)
+      let (slot, id) = try target(r)
       let b = try bl.map { try int($0) }
-      try call(s, socket: name, backend.listen(id, backlog: b))
+      try call(s, socket: slot, backend.listen(id, backlog: b))
     case .connect(let r, let ep):
-      let (name, id) = try target(r)
+      let (slot, id) = try target(r)
       let e = try endpoint(ep, cached: true)
-      try call(s, socket: name, backend.connect(id, e))
+      try call(s, socket: slot, backend.connect(id, e))
     case .accept(let l, let newRef):
-      let (name, id) = try target(l)
+      let (listener, id) = try target(l)
       let slot = try resolve(newRef, creating: true, second: true)
       let res = backend.accept(id)
       if let c = res.created {
@@ -305,34 +316,34 @@ public final class Interpreter {
         slot.data = nil
         slot.from = nil
       }
-      try call(s, socket: name, res)
+      try call(s, socket: listener, res)
     case .send(let r, let e):
-      let (name, id) = try target(r)
+      let (slot, id) = try target(r)
       let data = try bytes(e)
-      try call(s, socket: name, backend.send(id, data))
+      try call(s, socket: slot, backend.send(id, data))
     case .recv(let r, let n):
-      let (name, id) = try target(r)
+      let (slot, id) = try target(r)
       let max = try n.map { try int($0) }
       if let m = max, m < 0 { throw RuntimeError("recv needs a positive size", n!.span) }
       let res = backend.recv(id, max: max)
-      if let d = res.data { sockets[name]?.data = d }
-      try call(s, socket: name, res)
+      if let d = res.data { slot.data = d }
+      try call(s, socket: slot, res)
     case .sendto(let r, let ep, let e):
-      let (name, id) = try target(r)
+      let (slot, id) = try target(r)
       let dst = try endpoint(ep, cached: true)
-      try call(s, socket: name, backend.sendto(id, dst, try bytes(e)))
+      try call(s, socket: slot, backend.sendto(id, dst, try bytes(e)))
     case .recvfrom(let r):
-      let (name, id) = try target(r)
+      let (slot, id) = try target(r)
       let res = backend.recvfrom(id)
-      if let d = res.data { sockets[name]?.data = d }
-      if let f = res.from { sockets[name]?.from = f }
-      try call(s, socket: name, res)
+      if let d = res.data { slot.data = d }
+      if let f = res.from { slot.from = f }
+      try call(s, socket: slot, res)
     case .shutdown(let r, let how):
-      let (name, id) = try target(r)
-      try call(s, socket: name, backend.shutdown(id, ShutdownHow(rawValue: how.text)!))
+      let (slot, id) = try target(r)
+      try call(s, socket: slot, backend.shutdown(id, ShutdownHow(rawValue: how.text)!))
     case .close(let r):
-      let (name, id) = try target(r)
-      try call(s, socket: name, backend.close(id))
+      let (slot, id) = try target(r)
+      try call(s, socket: slot, backend.close(id))
     case .sleep(let d):
       guard case .duration(let ms) = try eval(d) else { throw RuntimeError("sleep needs a duration", d.span, hint: "e.g. 'sleep 65s'") }
       backend.sleep(ms: ms)
@@ -342,16 +353,16 @@ public final class Interpreter {
       try finish(e)
     case .sysctl(let key, let value, _):
       let v = try render(value)
-      try call(s, socket: nil, backend.sysctl(key.text, v))
+      try call(s, socket: nil as Slot?, backend.sysctl(key.text, v))
     case .addrAdd(let value, let span):
       let text = try render(value)
       guard let (addr, prefix) = AddressSpec.parse(text) else {
         throw RuntimeError("malformed address '\(text)'", span, hint: "write e.g. 127.0.0.2, 10.1.0.1/24 or [fd00::1]/64")
       }
-      try call(s, socket: nil, backend.addAddress(addr, prefix: prefix))
+      try call(s, socket: nil as Slot?, backend.addAddress(addr, prefix: prefix))
     case .ulimit(_, let e):
       let n = try int(e)
-      try call(s, socket: nil, backend.setDescriptorLimit(n))
+      try call(s, socket: nil as Slot?, backend.setDescriptorLimit(n))
     case .letVar(let name, let e):
       let v = try eval(e)
       vars[name.text] = v
@@ -446,12 +457,12 @@ public final class Interpreter {
     return slot
   }
 
-  func target(_ r: SockRef) throws -> (String, SockID) {
+  func target(_ r: SockRef) throws -> (Slot, SockID) {
     let slot = try resolve(r, creating: false)
     guard let id = slot.id else {
       throw RuntimeError("socket \(slot.name) does not exist yet", r.span, hint: "create it with 'socket \(r.name)' first")
     }
-    return (slot.name, id)
+    return (slot, id)
   }
 
   func int(_ e: Expr) throws -> Int {
@@ -566,7 +577,7 @@ public final class Interpreter {
   }
 
   func property(_ r: SockRef, _ p: String, _ span: Span) throws -> Value {
-    let (name, id) = try target(r)
+    let (slot, id) = try target(r)
     let view = backend.view(id)
     switch p {
     case "state": return .state(view.state)
@@ -576,9 +587,9 @@ public final class Interpreter {
     case "rport": return .int(Int(view.remote?.port ?? 0))
     case "local": return view.local.map { .endpoint($0) } ?? .none
     case "remote": return view.remote.map { .endpoint($0) } ?? .none
-    case "result": return .result(sockets[name]?.result)
-    case "data": return .string(String(decoding: sockets[name]?.data ?? [], as: UTF8.self))
-    case "from": return sockets[name]?.from.map { .endpoint($0) } ?? .none
+    case "result": return .result(slot.result)
+    case "data": return .string(String(decoding: slot.data ?? [], as: UTF8.self))
+    case "from": return slot.from.map { .endpoint($0) } ?? .none
     default: throw RuntimeError("unknown property '\(p)'", span)
     }
   }

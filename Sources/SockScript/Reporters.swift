@@ -27,6 +27,8 @@ public final class TextReporter: Reporter {
   let out: OutputSink
   let err: OutputSink
   var firstFailLine: Int?
+  var line: [UInt8] = []
+  public var wantsTime: Bool { false }
   public init(out: OutputSink, err: OutputSink) {
     self.out = out
     self.err = err
@@ -52,8 +54,9 @@ public final class TextReporter: Reporter {
       prefix = Array(p.utf8)
       e.info.cache = prefix
     }
-    var line = prefix
-    line.reserveCapacity(prefix.count + 64)
+    // One reused buffer: no allocation per transcript line.
+    line.removeAll(keepingCapacity: true)
+    line.append(contentsOf: prefix)
     func put(_ s: String) { line.append(contentsOf: s.utf8) }
     if e.isCall {
       let r = e.errno?.name ?? "ok"

@@ -108,14 +108,21 @@ public enum StmtKind: Equatable, Sendable {
   case show
 }
 
-public struct Stmt: Equatable, Sendable {
+/// A statement. A class, so that running a loop body a million times
+/// passes references instead of copying every statement's payload.
+public final class Stmt: Equatable, @unchecked Sendable {
   /// Numbers the statements of one parse in source order (0, 1, ...).
   public var id: Int = 0
-  public var kind: StmtKind
+  public let kind: StmtKind
   /// The whole statement, without a trailing comment.
-  public var span: Span
-  public var keywordSpan: Span
-  public var result: ResultSpec?
+  public let span: Span
+  public let keywordSpan: Span
+  public let result: ResultSpec?
+
+  public static func == (a: Stmt, b: Stmt) -> Bool {
+    a.kind == b.kind && a.span == b.span && a.keywordSpan == b.keywordSpan && a.result == b.result
+  }
+
   public init(kind: StmtKind, span: Span, keywordSpan: Span, result: ResultSpec?) {
     self.kind = kind
     self.span = span

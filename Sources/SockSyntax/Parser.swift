@@ -246,7 +246,7 @@ public struct Parser {
       } while tok.kind == .pipe
       result = ResultSpec(names: names, span: Span(arrowTok.start, prevEnd))
     }
-    var stmt = Stmt(kind: kind, span: Span(start, prevEnd), keywordSpan: kwTok.span, result: result)
+    let stmt = Stmt(kind: kind, span: Span(start, prevEnd), keywordSpan: kwTok.span, result: result)
     stmt.id = nextStmtID
     nextStmtID += 1
     if result != nil && !stmt.isCall {

@@ -22,16 +22,21 @@ public final class RealKernel: KernelBackend {
     let kind: SocketKind
     let uid: UInt32
     var open = true
-    var inode: UInt64
+    /// The socket's inode, to find it in sock_diag (fstat, on first use).
+    lazy var inode: UInt64 = Sys.inode(fd)
     var options: [String] = []
-    /// The endpoints at close, to find what the kernel still holds for them.
+    /// The last endpoints seen, kept for after close: they find what the
+    /// kernel still holds for the socket (its TIME_WAIT, say).
     var lastLocal: Endpoint?
     var lastRemote: Endpoint?
+    /// Whether a peer may exist (connect or accept was called).
+    var mayHavePeer = false
+    /// SO_RCVTIMEO/SO_SNDTIMEO are set before the first call that can block.
+    var timeoutsSet = false
     init(fd: Int32, kind: SocketKind, uid: UInt32) {
       self.fd = fd
       self.kind = kind
       self.uid = uid
-      self.inode = Sys.inode(fd)
     }
   }
 
@@ -41,8 +46,9 @@ public final class RealKernel: KernelBackend {
   public var namer: (SockID) -> String? = { _ in nil }
   let timeoutMs: Int64
   let startMs: Int64
-  var records: [SockID: Record] = [:]
-  var nextID = 1
+  /// Sockets by id (the index); id 0 is unused.
+  var records: [Record?] = [nil]
+  var nextID: SockID { records.count }
   /// The kernel reports rlimit failures; this is the limit a scenario set.
   var descriptorLimit: Int?
 
@@ -101,9 +107,11 @@ public final class RealKernel: KernelBackend {
   // MARK: helpers
 
   func rec(_ id: SockID) -> Record? {
-    guard let r = records[id], r.open else { return nil }
+    guard id > 0 && id < records.count, let r = records[id], r.open else { return nil }
     return r
   }
+
+  var openRecords: [(SockID, Record)] { records.indices.compactMap { i in records[i].flatMap { $0.open ? (i, $0) : nil } } }
 
   func badf() -> CallResult { .fail(.EBADF, "the socket is closed") }
 
@@ -128,18 +136,32 @@ public final class RealKernel: KernelBackend {
     return .success(v)
   }
 
-  /// A syscall result: 0 or more is success, -1 reads errno.
-  func result(_ rc: Int, _ r: Record, why: (Errno) -> String? = { _ in nil }) -> CallResult {
-    if rc >= 0 { return CallResult(local: Sys.name(r.fd, peer: false), remote: Sys.name(r.fd, peer: true)) }
-    let e = Sys.errnoValue
-    return .fail(e, why(e))
+  /// A syscall result: 0 or more is success, -1 reads errno. With
+  /// `endpoints`, a success reports the socket's endpoints (for the transcript).
+  func result(_ rc: Int, _ r: Record, endpoints: Bool) -> CallResult {
+    if rc >= 0 {
+      guard endpoints else { return .ok }
+      r.lastLocal = Sys.name(r.fd, peer: false)
+      if r.mayHavePeer { r.lastRemote = Sys.name(r.fd, peer: true) }
+      return CallResult(local: r.lastLocal, remote: r.lastRemote)
+    }
+    return .fail(Sys.errnoValue)
   }
 
-  func call(_ id: SockID, _ body: (Record) -> Int, why: @escaping (Errno) -> String? = { _ in nil }) -> CallResult {
+  /// Every call that can block is bounded by --timeout.
+  func blocking(_ r: Record) {
+    if !r.timeoutsSet {
+      Sys.setTimeouts(r.fd, ms: timeoutMs)
+      r.timeoutsSet = true
+    }
+  }
+
+  func call(_ id: SockID, endpoints: Bool = false, mayBlock: Bool = false, _ body: (Record) -> Int) -> CallResult {
     guard let r = rec(id) else { return badf() }
+    if mayBlock { blocking(r) }
     switch asUser(r.uid, { body(r) }) {
     case .success(let rc):
-      return result(rc, r, why: why)
+      return result(rc, r, endpoints: endpoints)
     case .failure(let f):
       return f
     }
@@ -161,10 +183,8 @@ public final class RealKernel: KernelBackend {
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl) == 0 { limit += " (\(rl.rlim_cur) descriptors)" }
         return .fail(e, e == .EMFILE ? "the descriptor limit is reached: \(limit)" : nil)
       }
-      Sys.setTimeouts(fd, ms: timeoutMs)
       let id = nextID
-      nextID += 1
-      records[id] = Record(fd: fd, kind: kind, uid: uid)
+      records.append(Record(fd: fd, kind: kind, uid: uid))
       var r = CallResult.ok
       r.created = id
       return r
@@ -230,16 +250,17 @@ public final class RealKernel: KernelBackend {
   }
 
   public func bind(_ id: SockID, _ ep: Endpoint) -> CallResult {
-    call(id) { r in Int(Sys.withSockaddr(ep) { Glibc.bind(r.fd, $0, $1) }) }
+    call(id, endpoints: true) { r in Int(Sys.withSockaddr(ep) { Glibc.bind(r.fd, $0, $1) }) }
   }
 
   public func listen(_ id: SockID, backlog: Int?) -> CallResult {
     // No backlog: -1, which the kernel caps to net.core.somaxconn.
-    call(id) { r in Int(Glibc.listen(r.fd, Int32(clamping: backlog ?? -1))) }
+    call(id, endpoints: true) { r in Int(Glibc.listen(r.fd, Int32(clamping: backlog ?? -1))) }
   }
 
   public func connect(_ id: SockID, _ ep: Endpoint) -> CallResult {
-    var res = call(id) { r in Int(Sys.withSockaddr(ep) { Glibc.connect(r.fd, $0, $1) }) }
+    rec(id)?.mayHavePeer = true
+    var res = call(id, endpoints: true, mayBlock: true) { r in Int(Sys.withSockaddr(ep) { Glibc.connect(r.fd, $0, $1) }) }
     if let r = rec(id), res.errno == .EINPROGRESS {
       res.local = Sys.name(r.fd, peer: false)
       res.remote = ep
@@ -250,30 +271,29 @@ public final class RealKernel: KernelBackend {
   public func accept(_ id: SockID) -> CallResult {
     guard let r = rec(id) else { return badf() }
     var fd: Int32 = -1
-    let res = call(id) { r in
+    let res = call(id, mayBlock: true) { r in
       fd = Glibc.accept(r.fd, nil, nil)
       if fd >= 0 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
       return Int(fd)
     }
-    guard fd >= 0 else { return CallResult(errno: res.errno, why: res.why) }
-    Sys.setTimeouts(fd, ms: timeoutMs)
+    guard fd >= 0 else { return res }
     let nid = nextID
-    nextID += 1
     let child = Record(fd: fd, kind: r.kind, uid: r.uid)
-    records[nid] = child
+    child.mayHavePeer = true
+    records.append(child)
     var out = CallResult(local: Sys.name(fd, peer: false), remote: Sys.name(fd, peer: true))
     out.created = nid
     return out
   }
 
   public func send(_ id: SockID, _ data: [UInt8]) -> CallResult {
-    call(id) { r in data.withUnsafeBytes { Glibc.send(r.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+    call(id, mayBlock: true) { r in data.withUnsafeBytes { Glibc.send(r.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
   }
 
   public func recv(_ id: SockID, max: Int?) -> CallResult {
     var buf = [UInt8](repeating: 0, count: Swift.max(1, max ?? 65536))
     var n = 0
-    var res = call(id) { r in
+    var res = call(id, mayBlock: true) { r in
       n = Glibc.recv(r.fd, &buf, max ?? 65536, 0)
       return n
     }
@@ -282,7 +302,7 @@ public final class RealKernel: KernelBackend {
   }
 
   public func sendto(_ id: SockID, _ ep: Endpoint, _ data: [UInt8]) -> CallResult {
-    var res = call(id) { r in
+    var res = call(id, mayBlock: true) { r in
       Sys.withSockaddr(ep) { sa, len in data.withUnsafeBytes { Glibc.sendto(r.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL), sa, len) } }
     }
     if res.isOK { res.remote = ep }
@@ -293,7 +313,7 @@ public final class RealKernel: KernelBackend {
     var buf = [UInt8](repeating: 0, count: 65536)
     var ss = sockaddr_storage()
     var n = 0
-    var res = call(id) { r in
+    var res = call(id, mayBlock: true) { r in
       var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
       n = withUnsafeMutablePointer(to: &ss) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.recvfrom(r.fd, &buf, buf.count, 0, $0, &len) } }
       return n
@@ -317,8 +337,11 @@ public final class RealKernel: KernelBackend {
 
   public func close(_ id: SockID) -> CallResult {
     guard let r = rec(id) else { return badf() }
-    r.lastLocal = Sys.name(r.fd, peer: false)
-    r.lastRemote = Sys.name(r.fd, peer: true)
+    // Refresh what an autobind (listen, sendto, connect) may have changed.
+    if r.lastLocal == nil || r.lastLocal!.port == 0 || r.mayHavePeer || r.kind.transport == .udp {
+      r.lastLocal = Sys.name(r.fd, peer: false)
+    }
+    if r.mayHavePeer || r.kind.transport == .udp { r.lastRemote = Sys.name(r.fd, peer: true) }
     r.open = false
     return Glibc.close(r.fd) == 0 ? .ok : .fail(Sys.errnoValue)
   }
@@ -379,7 +402,7 @@ public final class RealKernel: KernelBackend {
   }
 
   public func view(_ id: SockID) -> SocketView {
-    guard let r = records[id] else { return SocketView(state: .CLOSED, local: nil, remote: nil) }
+    guard id > 0 && id < records.count, let r = records[id] else { return SocketView(state: .CLOSED, local: nil, remote: nil) }
     var cached: [DiagRow]?
     let rows: () -> [DiagRow] = {
       if cached == nil { cached = Netlink.dump() }
@@ -399,7 +422,7 @@ public final class RealKernel: KernelBackend {
   }
 
   func isOurs(_ row: DiagRow) -> Bool {
-    row.inode != 0 && records.values.contains { $0.open && UInt32(truncatingIfNeeded: $0.inode) == row.inode }
+    row.inode != 0 && openRecords.contains { UInt32(truncatingIfNeeded: $0.1.inode) == row.inode }
   }
 
   public func count(_ state: SockState) -> Int { table().filter { $0.state == state }.count }
@@ -408,8 +431,8 @@ public final class RealKernel: KernelBackend {
     let rows = Netlink.dump()
     var out: [SocketRow] = []
     var listed = Set<UInt32>()
-    let open = records.filter { $0.value.open }
-    let byInode = Dictionary(open.map { (UInt32(truncatingIfNeeded: $0.value.inode), $0.key) }, uniquingKeysWith: { a, _ in a })
+    let open = openRecords
+    let byInode = Dictionary(open.map { (UInt32(truncatingIfNeeded: $0.1.inode), $0.0) }, uniquingKeysWith: { a, _ in a })
     for row in rows {
       let kind = SocketKind(row.transport, row.family)
       var state = LinuxTCPState.state(row.state)
@@ -424,7 +447,7 @@ public final class RealKernel: KernelBackend {
         hasFd = true
         listed.insert(row.inode)
       } else if row.inode == 0 || row.state == 6 {
-        id = records.first(where: { !$0.value.open && $0.value.lastLocal == row.local && $0.value.lastRemote == row.remote })?.key
+        id = records.indices.last(where: { i in records[i].map { !$0.open && $0.lastLocal == row.local && $0.lastRemote == row.remote } ?? false })
       }
       let remote: Endpoint? = row.remote.port == 0 && row.remote.addr.isAny ? nil : row.remote
       out.append(
@@ -433,7 +456,7 @@ public final class RealKernel: KernelBackend {
           timeLeftMs: row.state == 6 || (row.state == 5 && row.inode == 0) ? Int64(row.expiresMs) : nil, uid: row.uid, hasDescriptor: hasFd))
     }
     // Descriptors sock_diag does not list: sockets that hold no port.
-    for (id, r) in open.sorted(by: { $0.key < $1.key }) where !listed.contains(UInt32(truncatingIfNeeded: r.inode)) {
+    for (id, r) in open where !listed.contains(UInt32(truncatingIfNeeded: r.inode)) {
       let l = Sys.name(r.fd, peer: false)
       out.append(
         SocketRow(
@@ -445,7 +468,7 @@ public final class RealKernel: KernelBackend {
 
   /// Closes every descriptor the run opened.
   public func shutdownBackend() {
-    for r in records.values where r.open {
+    for case let r? in records where r.open {
       r.open = false
       _ = Glibc.close(r.fd)
     }

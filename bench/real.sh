@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The real backend's overhead over the bare syscalls (issue "real backend",
+# item 8): 10,000 iterations of socket; bind 127.0.0.1:0; close, by the
+# release binary and by bench/realbench.c, each creating its own network
+# namespace and printing one line per call to a file. Median of 5
+# whole-process runs. Needs root. Usage: bench/real.sh [runs] [iterations]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-5}
+n=${2:-10000}
+# Release build with the Swift runtime linked in, as one would ship it (it
+# saves ~8 ms of dynamic loading per process).
+build=(swift build -c release --static-swift-stdlib --scratch-path .build-release-static)
+"${build[@]}" --product sockscript >/dev/null
+bin=$("${build[@]}" --show-bin-path)/sockscript
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cc -O2 -Wall -Werror -o "$work/realbench" bench/realbench.c
+printf 'repeat %d {\n  socket a\n  bind a 127.0.0.1:0\n  close a\n}\n' "$n" > "$work/churn.sock"
+
+# The two programs run alternately, so drift in the machine's load hits both.
+ctimes=()
+stimes=()
+ms() {
+  local t0 t1
+  t0=$(date +%s%N)
+  "$@" > "$work/out.txt"
+  t1=$(date +%s%N)
+  echo $(( (t1 - t0) / 1000000 ))
+}
+for _ in $(seq "$runs"); do
+  ctimes+=("$(ms "$work/realbench" "$n")")
+  clines=$(wc -l < "$work/out.txt")
+  stimes+=("$(ms "$bin" run --backend real "$work/churn.sock")")
+  slines=$(wc -l < "$work/out.txt")
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+c=$(median "${ctimes[@]}")
+s=$(median "${stimes[@]}")
+echo "C baseline:                ${c} ms ($clines lines; runs: ${ctimes[*]})"
+echo "sockscript --backend real: ${s} ms ($slines lines; runs: ${stimes[*]})"
+awk -v s="$s" -v c="$c" 'BEGIN { printf "ratio: %.2fx (target <= 1.5x)\n", s / c }'
