@@ -26,10 +26,13 @@ let package = Package(
     .target(name: "CLinux"),
     // The checker, the interpreter that drives a backend, and the reporters.
     .target(name: "SockScript", dependencies: ["SockSyntax", "SockKernel"], swiftSettings: fast),
+    // GNU readline, for the REPL only (Debian: libreadline-dev).
+    .systemLibrary(name: "CReadline", pkgConfig: "readline", providers: [.apt(["libreadline-dev"])]),
     .executableTarget(
       name: "sockscript",
       dependencies: [
         "SockScript",
+        "CReadline",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

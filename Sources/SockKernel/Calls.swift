@@ -373,6 +373,8 @@ extension SimKernel {
     let src = Endpoint(s.laddr, UInt16(s.lport))
     guard let l = lookupListener(dst, from: src) else {
       tcpDone(s)
+      s.raddr = nil  // never connected: getpeername() has nothing to say
+      s.rport = 0
       if s.nonblock {
         // The reset arrives after connect() returned; the next connect() reports it.
         s.connecting = true

@@ -286,7 +286,10 @@ public final class SimKernel: KernelBackend {
       let held = live[s.id] === s
       return SocketView(state: held ? stateOf(s) : .CLOSED, local: ownLocal, remote: ownRemote)
     }
-    return SocketView(state: stateOf(s), local: ownLocal, remote: ownRemote)
+    // getpeername() answers only while connected (or closing).
+    let st = stateOf(s)
+    let connected = ![.CLOSED, .BOUND, .LISTEN].contains(st)
+    return SocketView(state: st, local: ownLocal, remote: connected ? ownRemote : nil)
   }
 
   public func table() -> [SocketRow] {

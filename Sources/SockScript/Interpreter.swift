@@ -130,7 +130,7 @@ final class Slot {
 
 /// Walks the AST and drives a backend, reporting every step.
 public final class Interpreter {
-  public let file: SourceFile
+  public private(set) var file: SourceFile
   let program: Program
   public let backend: KernelBackend
   let reporter: Reporter
@@ -174,6 +174,12 @@ public final class Interpreter {
         file: file.name, backend: backend.backendName, kernel: backend.kernelName, seed: options.seed, statements: statements, expectations: expectations, failed: failed,
         exit: exit))
     return exit
+  }
+
+  /// Runs later statements from another source (the REPL's next line).
+  func setChunk(_ f: SourceFile) {
+    file = f
+    infos = []
   }
 
   /// Runs more statements on the same state (the REPL).

@@ -171,6 +171,7 @@ public final class Stmt: Equatable, @unchecked Sendable {
 
 public struct Program: Equatable, Sendable {
   public var statements: [Stmt]
+  public init(statements: [Stmt]) { self.statements = statements }
 }
 
 /// Keyword tables, shared with the checker, the REPL and editor grammars.

@@ -67,7 +67,7 @@ struct Sockscript: ParsableCommand {
       2 bad input (usage, syntax, check or run-time error in the script),
       3 the backend could not run.
       """,
-    subcommands: [Run.self, Check.self, Diff.self]
+    subcommands: [Run.self, Check.self, Diff.self, Repl.self]
   )
 }
 
@@ -256,6 +256,16 @@ struct Diff: ParsableCommand {
 }
 
 // Usage errors exit with 2 (the brief's "bad input"), not ArgumentParser's 64.
+// 'sockscript' alone on a terminal starts the REPL.
+if CommandLine.arguments.count == 1 && isatty(0) != 0 {
+  do {
+    try runRepl(backend: .sim, seed: 0, timeoutMs: 2000, history: nil)
+    exit(0)
+  } catch let e as ExitCode {
+    exit(e.rawValue)
+  }
+}
+
 do {
   var command = try Sockscript.parseAsRoot()
   try command.run()
