@@ -289,12 +289,7 @@ public final class Interpreter {
         uid = UInt32(v)
       }
       let res = backend.socket(kind, uid: uid)
-      if let id = res.created {
-        slot.id = id
-        names[id] = slot.name
-        slot.data = nil
-        slot.from = nil
-      }
+      bind(slot, to: res.created)
       try call(s, socket: slot, res)
     case .setopt(let r, let opt, let args):
       let (slot, id) = try target(r)
@@ -316,12 +311,7 @@ public final class Interpreter {
       let (listener, id) = try target(l)
       let slot = try resolve(newRef, creating: true, second: true)
       let res = backend.accept(id)
-      if let c = res.created {
-        slot.id = c
-        names[c] = slot.name
-        slot.data = nil
-        slot.from = nil
-      }
+      bind(slot, to: res.created)
       try call(s, socket: listener, res)
     case .send(let r, let e):
       let (slot, id) = try target(r)
@@ -440,6 +430,16 @@ public final class Interpreter {
   }
 
   // MARK: names and values
+
+  /// Points a name at a socket the call created (socket, accept); a new
+  /// socket starts with no data received.
+  func bind(_ slot: Slot, to id: SockID?) {
+    guard let id = id else { return }
+    slot.id = id
+    names[id] = slot.name
+    slot.data = nil
+    slot.from = nil
+  }
 
   /// The slot a socket reference names; unindexed names are cached per statement.
   func resolve(_ r: SockRef, creating: Bool, second: Bool = false) throws -> Slot {

@@ -122,7 +122,7 @@ struct Repl: ParsableCommand {
   var history: String?
 
   func validate() throws {
-    guard parseDuration(timeout) != nil else { throw ValidationError("--timeout takes a duration such as 2s or 500ms, not '\(timeout)'") }
+    try validateTimeout(timeout)
   }
 
   func run() throws {

@@ -44,6 +44,26 @@ func reportDescriptors(_ when: String, _ err: OutputSink) {
 
 extension OutputFormat: ExpressibleByArgument {}
 
+/// The scripts a command was given: the `-e` text, then each readable file.
+/// Unreadable files are reported; the second value is 2 if there was one.
+func loadSources(files: [String], expression: String?, err: OutputSink) -> ([SourceFile], Int32) {
+  var sources: [SourceFile] = expression.map { [SourceFile(name: "-e", text: $0)] } ?? []
+  var code: Int32 = 0
+  for path in files {
+    guard let text = readFile(path) else {
+      err.write("sockscript: cannot read '\(path)': \(errnoText())\n")
+      code = Exit.badInput
+      continue
+    }
+    sources.append(SourceFile(name: path, text: text))
+  }
+  return (sources, code)
+}
+
+func validateTimeout(_ timeout: String) throws {
+  guard parseDuration(timeout) != nil else { throw ValidationError("--timeout takes a duration such as 2s or 500ms, not '\(timeout)'") }
+}
+
 /// Parses `2s`, `500ms`, `1.5s`, `1m` into milliseconds.
 func parseDuration(_ s: String) -> Int64? {
   let file = SourceFile(name: "--timeout", text: s)
@@ -103,7 +123,7 @@ struct Run: ParsableCommand {
   func validate() throws {
     if files.isEmpty && expression == nil { throw ValidationError("give a scenario file, or a script with -e") }
     if !files.isEmpty && expression != nil { throw ValidationError("give either files or -e, not both") }
-    guard parseDuration(timeout) != nil else { throw ValidationError("--timeout takes a duration such as 2s or 500ms, not '\(timeout)'") }
+    try validateTimeout(timeout)
   }
 
   func run() throws {
@@ -114,19 +134,7 @@ struct Run: ParsableCommand {
       err.flush()
     }
     let timeoutMs = parseDuration(timeout)!
-    var sources: [SourceFile] = []
-    var worst: Int32 = 0
-    if let e = expression {
-      sources.append(SourceFile(name: "-e", text: e))
-    }
-    for path in files {
-      guard let text = readFile(path) else {
-        err.write("sockscript: cannot read '\(path)': \(errnoText())\n")
-        worst = max(worst, Exit.badInput)
-        continue
-      }
-      sources.append(SourceFile(name: path, text: text))
-    }
+    var (sources, worst) = loadSources(files: files, expression: expression, err: err)
     installInterruptHandler()
     for src in sources {
       let kernel: KernelBackend
@@ -170,16 +178,7 @@ struct Check: ParsableCommand {
       err.flush()
       out.flush()
     }
-    var worst: Int32 = 0
-    var sources: [SourceFile] = expression.map { [SourceFile(name: "-e", text: $0)] } ?? []
-    for path in files {
-      guard let text = readFile(path) else {
-        err.write("sockscript: cannot read '\(path)': \(errnoText())\n")
-        worst = 2
-        continue
-      }
-      sources.append(SourceFile(name: path, text: text))
-    }
+    var (sources, worst) = loadSources(files: files, expression: expression, err: err)
     for src in sources {
       let (_, diags) = Runner.compile(src)
       if diags.isEmpty {
@@ -231,17 +230,12 @@ struct Diff: ParsableCommand {
     }
     installInterruptHandler()
     let timeoutMs = parseDuration(timeout)!
-    var worst: Int32 = 0
-    for path in files {
-      guard let text = readFile(path) else {
-        err.write("sockscript: cannot read '\(path)': \(errnoText())\n")
-        worst = max(worst, Exit.badInput)
-        continue
-      }
+    var (sources, worst) = loadSources(files: files, expression: nil, err: err)
+    for src in sources {
       let sim = SimKernel(config: .init(seed: seed, timeoutMs: timeoutMs, disabledRules: Set(simDisable)))
       do {
         let code = try Differ.diff(
-          SourceFile(name: path, text: text), left: sim, right: { try RealKernel(timeoutMs: timeoutMs) }, options: RunOptions(seed: seed),
+          src, left: sim, right: { try RealKernel(timeoutMs: timeoutMs) }, options: RunOptions(seed: seed),
           out: out, err: err)
         worst = max(worst, code)
       } catch let e as BackendUnavailable {
