@@ -27,7 +27,7 @@ let package = Package(
     // The checker, the interpreter that drives a backend, and the reporters.
     .target(name: "SockScript", dependencies: ["SockSyntax", "SockKernel"], swiftSettings: fast),
     // GNU readline, for the REPL only (Debian: libreadline-dev).
-    .systemLibrary(name: "CReadline", pkgConfig: "readline", providers: [.apt(["libreadline-dev"])]),
+    .systemLibrary(name: "CReadline", providers: [.apt(["libreadline-dev"])]),
     .executableTarget(
       name: "sockscript",
       dependencies: [

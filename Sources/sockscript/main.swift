@@ -81,11 +81,15 @@ struct Sockscript: ParsableCommand {
       A .sock scenario is a list of socket calls (socket, setopt, bind, listen,
       connect, accept, close, ...) with the expected result of each written
       inline ('=> EADDRINUSE'). It runs on a simulated Linux 6.18 kernel with
-      virtual time; every refusal comes with a 'why:' line.
+      virtual time, where every refusal comes with a 'why:' line, or with
+      --backend real on this machine's kernel in a private network namespace;
+      'diff' compares the two. With no arguments on a terminal, sockscript
+      starts the REPL.
 
-      Exit codes: 0 every expectation held, 1 an expectation failed,
-      2 bad input (usage, syntax, check or run-time error in the script),
-      3 the backend could not run.
+      Exit codes: 0 every expectation held (diff: the backends agree),
+      1 an expectation failed (diff: they differ), 2 bad input (usage, syntax,
+      check or run-time error in the script), 3 the backend could not run,
+      130 interrupted.
       """,
     subcommands: [Run.self, Check.self, Diff.self, Repl.self]
   )
