@@ -63,6 +63,8 @@ final class BindTable {
   var v6only = PortCounter()
   var v6spec = PortCounter()
   var exact: [IPAddress: PortSet] = [:]
+  /// Counts insertions, so "the most recently bound" is well defined across addresses.
+  var bindSeq = 0
 
   func bucket(_ port: Int) -> PortBucket? { buckets[port] }
 
@@ -98,6 +100,8 @@ final class BindTable {
       tb.tb2[key] = tb2
     }
     tb2.owners.append(s)
+    bindSeq += 1
+    s.bindSeq = bindSeq
     s.boundPort = tb.port
     s.boundKey = key
     let cls = s.addrClass

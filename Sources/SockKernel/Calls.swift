@@ -564,10 +564,14 @@ extension SimKernel {
     guard let tb = udp.bucket(Int(dst.port)) else { return nil }
     let isV4 = dst.addr.effectiveV4 != nil
     var best: (SimSock, Int)?
-    for o in tb.owners.reversed() where o.hasFd {
+    for o in tb.owners.sorted(by: { $0.bindSeq > $1.bindSeq }) where o.hasFd {
       var score = -1
       if isV4 {
-        if o.laddr.effectiveV4 == dst.addr.effectiveV4 { score = 2 } else if o.laddr == .any4 || (o.isV6 && o.laddr == .any6 && !o.v6only) { score = 1 }
+        if o.laddr.effectiveV4 == dst.addr.effectiveV4 {
+          score = rule("udp-exact-address-first") ? 2 : 1
+        } else if o.laddr == .any4 || (o.isV6 && o.laddr == .any6 && !o.v6only) {
+          score = 1
+        }
       } else if o.isV6 {
         if o.laddr == dst.addr { score = 2 } else if o.laddr == .any6 { score = 1 }
       }

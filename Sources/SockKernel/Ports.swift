@@ -39,7 +39,7 @@ extension SimKernel {
     let cls = sk.addrClass
     return tb.owners.filter { o in
       guard o !== sk, let oc = o.boundClass, cls.overlaps(oc), devicesCompatible(sk, o) else { return false }
-      if sk.reuse && o.reuse { return false }
+      if sk.reuse && o.reuse && rule("udp-reuseaddr-shares") { return false }
       if sk.reuseport && o.reuseport && sk.uid == o.uid { return false }
       return true
     }
@@ -364,6 +364,6 @@ extension SimKernel {
     }
     guard tw.timestamps else { return false }
     if !autobind { return true }
-    return reuse != 0 && nowMs > tw.twEntryMs + Int64(twReuseDelayMs)
+    return reuse != 0 && (nowMs > tw.twEntryMs + Int64(twReuseDelayMs) || !rule("tw-reuse-delay"))
   }
 }

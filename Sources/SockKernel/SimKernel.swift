@@ -66,7 +66,7 @@ public final class SimKernel: KernelBackend {
   /// to show that the differential suite notices each one.
   public static let ruleNames = [
     "bind-marks-port", "bind0-odd-first", "connect-even-first", "listen-blocks-reuseaddr", "listen-recheck", "privileged-ports",
-    "reuseaddr-lower-half", "reuseport-uid", "tw-overflow",
+    "reuseaddr-lower-half", "reuseport-uid", "tw-overflow", "tw-reuse-delay", "udp-exact-address-first", "udp-reuseaddr-shares",
   ]
 
   // MARK: naming, for why lines

@@ -51,6 +51,7 @@ final class SimSock {
   var boundPort: Int?
   var boundKey: IPAddress?
   var boundClass: AddrClass?
+  var bindSeq = 0
   var inEhash: FourTuple?
 
   // Connections.
