@@ -12,6 +12,10 @@ public final class StmtInfo: @unchecked Sendable {
   public let expected: String?
   /// Whether the statement names its socket with an index (`c[i]`).
   public let indexed: Bool
+  /// Whether the transcript shows local -> remote (connect, accept, sendto),
+  /// or the local endpoint (bind, listen).
+  public let showsPair: Bool
+  public let showsLocal: Bool
   /// Reporters may keep a rendering of the statement here (e.g. the padded text).
   public var cache: [UInt8]?
   /// The interpreter's caches: the slots of unindexed socket names, the
@@ -26,6 +30,8 @@ public final class StmtInfo: @unchecked Sendable {
     self.op = op
     self.expected = expected
     self.indexed = indexed
+    self.showsPair = op == "connect" || op == "accept" || op == "sendto"
+    self.showsLocal = op == "bind" || op == "listen"
   }
 }
 
@@ -444,6 +450,8 @@ public final class Interpreter {
   /// The slot a socket reference names; unindexed names are cached per statement.
   func resolve(_ r: SockRef, creating: Bool, second: Bool = false) throws -> Slot {
     guard let idx = r.index else {
+      // A statement's own socket names are cached on it; names inside its
+      // expressions (several per statement) are looked up.
       if let inf = currentInfo, let cached = second ? inf.slot2 : inf.slot, cached.name == r.name { return cached }
       let slot = sockets[r.name] ?? Slot(name: r.name)
       sockets[r.name] = slot

@@ -67,12 +67,12 @@ public final class TextReporter: Reporter {
       } else if e.errno != nil {
         put(" (expected)")
       }
-      if e.op == "connect" || e.op == "accept" || e.op == "sendto", let l = e.local, let rm = e.remote {
+      if e.info.showsPair, let l = e.local, let rm = e.remote {
         put("  ")
         l.write(to: &line)
         put(" -> ")
         rm.write(to: &line)
-      } else if e.errno == nil, e.op == "bind" || e.op == "listen", let l = e.local {
+      } else if e.errno == nil, e.info.showsLocal, let l = e.local {
         put("  ")
         l.write(to: &line)
       }
