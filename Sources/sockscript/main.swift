@@ -64,6 +64,17 @@ func validateTimeout(_ timeout: String) throws {
   guard parseDuration(timeout) != nil else { throw ValidationError("--timeout takes a duration such as 2s or 500ms, not '\(timeout)'") }
 }
 
+/// Runs a command body with buffered stdout and stderr, flushed however it ends.
+func withOutput(_ body: (StreamSink, StreamSink) throws -> Void) throws {
+  let out = StreamSink(stdout)
+  let err = StreamSink(stderr)
+  defer {
+    out.flush()
+    err.flush()
+  }
+  try body(out, err)
+}
+
 /// Parses `2s`, `500ms`, `1.5s`, `1m` into milliseconds.
 func parseDuration(_ s: String) -> Int64? {
   let file = SourceFile(name: "--timeout", text: s)
@@ -131,34 +142,30 @@ struct Run: ParsableCommand {
   }
 
   func run() throws {
-    let out = StreamSink(stdout)
-    let err = StreamSink(stderr)
-    defer {
-      out.flush()
-      err.flush()
-    }
-    let timeoutMs = parseDuration(timeout)!
-    var (sources, worst) = loadSources(files: files, expression: expression, err: err)
-    installInterruptHandler()
-    for src in sources {
-      let kernel: KernelBackend
-      do {
-        kernel = try makeBackend(backend, seed: seed, timeoutMs: timeoutMs, hostNetns: hostNetns)
-      } catch let e as BackendUnavailable {
-        reportUnavailable(e, err)
-        worst = max(worst, Exit.backendUnavailable)
-        continue
+    try withOutput { out, err in
+      let timeoutMs = parseDuration(timeout)!
+      var (sources, worst) = loadSources(files: files, expression: expression, err: err)
+      installInterruptHandler()
+      for src in sources {
+        let kernel: KernelBackend
+        do {
+          kernel = try makeBackend(backend, seed: seed, timeoutMs: timeoutMs, hostNetns: hostNetns)
+        } catch let e as BackendUnavailable {
+          reportUnavailable(e, err)
+          worst = max(worst, Exit.backendUnavailable)
+          continue
+        }
+        reportDescriptors("before \(src.name)", err)
+        let code = Runner.run(
+          src, backend: kernel, format: format, options: RunOptions(keepGoing: keepGoing, seed: seed), out: out, err: err,
+          interrupted: isInterrupted)
+        reportDescriptors("after \(src.name)", err)
+        worst = max(worst, code)
+        if isInterrupted() { break }
       }
-      reportDescriptors("before \(src.name)", err)
-      let code = Runner.run(
-        src, backend: kernel, format: format, options: RunOptions(keepGoing: keepGoing, seed: seed), out: out, err: err,
-        interrupted: isInterrupted)
-      reportDescriptors("after \(src.name)", err)
-      worst = max(worst, code)
-      if isInterrupted() { break }
+      out.flush()
+      if worst != 0 { throw ExitCode(worst) }
     }
-    out.flush()
-    if worst != 0 { throw ExitCode(worst) }
   }
 }
 
@@ -176,24 +183,20 @@ struct Check: ParsableCommand {
   }
 
   func run() throws {
-    let err = StreamSink(stderr)
-    let out = StreamSink(stdout)
-    defer {
-      err.flush()
-      out.flush()
-    }
-    var (sources, worst) = loadSources(files: files, expression: expression, err: err)
-    for src in sources {
-      let (_, diags) = Runner.compile(src)
-      if diags.isEmpty {
-        out.write("ok    \(src.name)\n")
-      } else {
-        err.write(DiagnosticRenderer.render(diags, in: src))
-        err.write("\(src.name): \(diags.count) error\(diags.count == 1 ? "" : "s")\n")
-        worst = 2
+    try withOutput { out, err in
+      var (sources, worst) = loadSources(files: files, expression: expression, err: err)
+      for src in sources {
+        let (_, diags) = Runner.compile(src)
+        if diags.isEmpty {
+          out.write("ok    \(src.name)\n")
+        } else {
+          err.write(DiagnosticRenderer.render(diags, in: src))
+          err.write("\(src.name): \(diags.count) error\(diags.count == 1 ? "" : "s")\n")
+          worst = 2
+        }
       }
+      if worst != 0 { throw ExitCode(worst) }
     }
-    if worst != 0 { throw ExitCode(worst) }
   }
 }
 
@@ -219,37 +222,33 @@ struct Diff: ParsableCommand {
   var simDisable: [String] = []
 
   func validate() throws {
-    guard parseDuration(timeout) != nil else { throw ValidationError("--timeout takes a duration such as 2s or 500ms, not '\(timeout)'") }
+    try validateTimeout(timeout)
     for r in simDisable where !SimKernel.ruleNames.contains(r) {
       throw ValidationError("unknown simulator rule '\(r)'; rules: \(SimKernel.ruleNames.joined(separator: ", "))")
     }
   }
 
   func run() throws {
-    let out = StreamSink(stdout)
-    let err = StreamSink(stderr)
-    defer {
-      out.flush()
-      err.flush()
-    }
-    installInterruptHandler()
-    let timeoutMs = parseDuration(timeout)!
-    var (sources, worst) = loadSources(files: files, expression: nil, err: err)
-    for src in sources {
-      let sim = SimKernel(config: .init(seed: seed, timeoutMs: timeoutMs, disabledRules: Set(simDisable)))
-      do {
-        let code = try Differ.diff(
-          src, left: sim, right: { try RealKernel(timeoutMs: timeoutMs) }, options: RunOptions(seed: seed),
-          out: out, err: err)
-        worst = max(worst, code)
-      } catch let e as BackendUnavailable {
-        reportUnavailable(e, err)
-        worst = max(worst, Exit.backendUnavailable)
+    try withOutput { out, err in
+      installInterruptHandler()
+      let timeoutMs = parseDuration(timeout)!
+      var (sources, worst) = loadSources(files: files, expression: nil, err: err)
+      for src in sources {
+        let sim = SimKernel(config: .init(seed: seed, timeoutMs: timeoutMs, disabledRules: Set(simDisable)))
+        do {
+          let code = try Differ.diff(
+            src, left: sim, right: { try RealKernel(timeoutMs: timeoutMs) }, options: RunOptions(seed: seed),
+            out: out, err: err)
+          worst = max(worst, code)
+        } catch let e as BackendUnavailable {
+          reportUnavailable(e, err)
+          worst = max(worst, Exit.backendUnavailable)
+        }
+        out.flush()
+        if isInterrupted() { break }
       }
-      out.flush()
-      if isInterrupted() { break }
+      if worst != 0 { throw ExitCode(worst) }
     }
-    if worst != 0 { throw ExitCode(worst) }
   }
 }
 

@@ -47,43 +47,47 @@ final class RealBackendTests: XCTestCase {
     XCTAssertLessThan(second, first - 1, "the kernel's timer runs down between two shows")
   }
 
-  func testEveryDescriptorIsClosedAfterAFailure() throws {
+  /// Runs the binary with SOCKSCRIPT_REPORT_FDS; optionally sends Ctrl-C
+  /// after `interruptAfter` seconds. Returns the exit code, stderr and the
+  /// wall time.
+  func runReportingDescriptors(_ args: [String], interruptAfter: TimeInterval? = nil) throws -> (Int32, String, TimeInterval) {
     let p = Process()
     p.executableURL = Paths.binary
-    p.arguments = ["run", "--backend", "real", "-e", "repeat 20 { socket c[i]; bind c[i] 127.0.0.1:0 }\nsocket x; bind x 10.1.1.1:80"]
-    p.environment = ["SOCKSCRIPT_REPORT_FDS": "1"]
-    let err = Pipe()
-    p.standardError = err
-    p.standardOutput = Pipe()
-    try p.run()
-    let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    p.waitUntilExit()
-    XCTAssertEqual(p.terminationStatus, 1)
-    let counts = descriptorCounts(text)
-    XCTAssertEqual(counts.count, 2, text)
-    XCTAssertEqual(counts.first, counts.last, text)
-  }
-
-  func descriptorCounts(_ text: String) -> [Int] {
-    text.split(separator: "\n").filter { $0.hasPrefix("descriptors ") }.compactMap { Int($0.split(separator: " ").last!) }
-  }
-
-  func testCtrlCStopsARunAndClosesDescriptors() throws {
-    let p = Process()
-    p.executableURL = Paths.binary
-    p.arguments = ["run", "--backend", "real", "-e", "repeat 5 { socket c[i]; bind c[i] 127.0.0.1:0 }\nsleep 30s\nshow"]
+    p.arguments = args
     p.environment = ["SOCKSCRIPT_REPORT_FDS": "1"]
     let err = Pipe()
     p.standardError = err
     p.standardOutput = Pipe()
     let started = Date()
     try p.run()
-    Thread.sleep(forTimeInterval: 1)
-    kill(p.processIdentifier, SIGINT)
+    if let t = interruptAfter {
+      Thread.sleep(forTimeInterval: t)
+      kill(p.processIdentifier, SIGINT)
+    }
     let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     p.waitUntilExit()
-    XCTAssertLessThan(Date().timeIntervalSince(started), 10, "Ctrl-C must not wait for the 30 s sleep")
-    XCTAssertEqual(p.terminationStatus, 130)
+    return (p.terminationStatus, text, Date().timeIntervalSince(started))
+  }
+
+  func descriptorCounts(_ text: String) -> [Int] {
+    text.split(separator: "\n").filter { $0.hasPrefix("descriptors ") }.compactMap { Int($0.split(separator: " ").last!) }
+  }
+
+  func testEveryDescriptorIsClosedAfterAFailure() throws {
+    let (code, text, _) = try runReportingDescriptors([
+      "run", "--backend", "real", "-e", "repeat 20 { socket c[i]; bind c[i] 127.0.0.1:0 }\nsocket x; bind x 10.1.1.1:80",
+    ])
+    XCTAssertEqual(code, 1)
+    let counts = descriptorCounts(text)
+    XCTAssertEqual(counts.count, 2, text)
+    XCTAssertEqual(counts.first, counts.last, text)
+  }
+
+  func testCtrlCStopsARunAndClosesDescriptors() throws {
+    let (code, text, elapsed) = try runReportingDescriptors(
+      ["run", "--backend", "real", "-e", "repeat 5 { socket c[i]; bind c[i] 127.0.0.1:0 }\nsleep 30s\nshow"], interruptAfter: 1)
+    XCTAssertLessThan(elapsed, 10, "Ctrl-C must not wait for the 30 s sleep")
+    XCTAssertEqual(code, 130)
     XCTAssertTrue(text.contains("interrupted"), text)
     let counts = descriptorCounts(text)
     XCTAssertEqual(counts.count, 2, text)
