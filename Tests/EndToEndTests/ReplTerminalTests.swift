@@ -14,31 +14,23 @@ final class ReplTerminalTests: XCTestCase {
   }
 
   override func tearDown() {
-    _ = try? tmux(["kill-session", "-t", session])
+    _ = try? tmux(["kill-server"])
     try? FileManager.default.removeItem(at: dir)
   }
 
-  /// Runs tmux; only capture-pane's output is read (a command that starts
-  /// the tmux server must not hold a pipe, or reading it never ends).
+  /// Runs tmux through system(3), not Foundation's Process: the tmux server
+  /// daemon inherits descriptors, and Process.waitUntilExit then waits for
+  /// the daemon instead of the client (seen hanging in CI). Only
+  /// capture-pane's output is read, from a file.
   @discardableResult
   func tmux(_ args: [String]) throws -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/tmux")
-    p.arguments = args
-    p.standardError = FileHandle.nullDevice
-    p.standardInput = FileHandle.nullDevice
-    guard args.first == "capture-pane" else {
-      p.standardOutput = FileHandle.nullDevice
-      try p.run()
-      p.waitUntilExit()
-      return ""
-    }
-    let out = Pipe()
-    p.standardOutput = out
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
+    func quote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+    let outFile = dir.appendingPathComponent("tmux-out").path
+    // A private server (-L), so the test neither sees nor disturbs other tmux users.
+    let cmd = (["/usr/bin/tmux", "-L", session] + args).map(quote).joined(separator: " ") + " </dev/null >\(quote(outFile)) 2>/dev/null"
+    _ = system(cmd)
+    guard args.first == "capture-pane" else { return "" }
+    return (try? String(contentsOfFile: outFile, encoding: .utf8)) ?? ""
   }
 
   func screen() throws -> String { try tmux(["capture-pane", "-p", "-t", session, "-S", "-300"]) }
