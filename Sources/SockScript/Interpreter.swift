@@ -23,6 +23,7 @@ public final class StmtInfo: @unchecked Sendable {
   var slot: Slot?
   var slot2: Slot?
   var literalAddr: IPAddress?
+  var socketKind: SocketKind?
   init(file: String, line: Int, text: String, op: String, expected: String?, indexed: Bool) {
     self.file = file
     self.line = line
@@ -144,7 +145,10 @@ public final class Interpreter {
 
   var vars: [String: Value] = [:]
   var sockets: [String: Slot] = [:]
-  var names: [SockID: String] = [:]
+  /// Socket names by id (ids are small and dense on both backends).
+  var names: [String?] = []
+
+  func name(of id: SockID) -> String? { id >= 0 && id < names.count ? names[id] : nil }
   var statements = 0
   var expectations = 0
   var failed = 0
@@ -155,7 +159,7 @@ public final class Interpreter {
     self.backend = backend
     self.reporter = reporter
     self.options = options
-    backend.namer = { [unowned self] id in self.names[id] }
+    backend.namer = { [unowned self] id in self.name(of: id) }
   }
 
   /// Runs the program; returns the exit code (0, 1 or 2).
@@ -287,7 +291,8 @@ public final class Interpreter {
     switch s.kind {
     case .socket(let r, let proto, let uidExpr):
       let slot = try resolve(r, creating: true)
-      let kind = SocketKind(name: proto?.text ?? "tcp")!
+      let kind = inf.socketKind ?? SocketKind(name: proto?.text ?? "tcp")!
+      inf.socketKind = kind
       var uid: UInt32 = 0
       if let u = uidExpr {
         let v = try int(u)
@@ -405,15 +410,15 @@ public final class Interpreter {
 
   public func showRows() -> [ShowRow] {
     backend.table().map { row in
-      var name = "-"
-      if let id = row.id, let n = names[id] {
-        name = row.hasDescriptor ? n : "\(n) (closed)"
+      var label = "-"
+      if let id = row.id, let n = name(of: id) {
+        label = row.hasDescriptor ? n : "\(n) (closed)"
       } else if !row.hasDescriptor && row.state != .TIME_WAIT && row.state != .FIN_WAIT2 {
-        name = "(unaccepted)"
+        label = "(unaccepted)"
       }
       let timer = row.timeLeftMs.map { "\(Value.formatDuration(($0 + 99) / 100 * 100)) left" }
       return ShowRow(
-        name: name, proto: row.kind.description, state: row.state.rawValue, local: endpointCell(row.local),
+        name: label, proto: row.kind.description, state: row.state.rawValue, local: endpointCell(row.local),
         remote: endpointCell(row.remote), options: row.options, timer: timer)
     }
   }
@@ -442,6 +447,7 @@ public final class Interpreter {
   func bind(_ slot: Slot, to id: SockID?) {
     guard let id = id else { return }
     slot.id = id
+    if id >= names.count { names += [String?](repeating: nil, count: max(id + 1 - names.count, names.count)) }
     names[id] = slot.name
     slot.data = nil
     slot.from = nil
