@@ -93,7 +93,6 @@ public enum Differ {
   }
 
   static func row(_ e: StepEvent, _ what: String) -> String {
-    let num = String(e.line)
-    return String(repeating: " ", count: max(0, 4 - num.count)) + num + "  " + pad(e.text, 44) + " " + what + "\n"
+    transcriptPrefix(line: e.line, text: e.text) + what + "\n"
   }
 }

@@ -16,6 +16,13 @@ public final class StringSink: OutputSink {
   public func write(_ s: String) { text += s }
 }
 
+/// `  12  bind a 127.0.0.1:80            `: the line number and the
+/// statement padded to its column, as the transcript and diff print them.
+func transcriptPrefix(line: Int, text: String) -> String {
+  let num = String(line)
+  return String(repeating: " ", count: max(0, 4 - num.count)) + num + "  " + pad(text, 44) + " "
+}
+
 func pad(_ s: String, _ n: Int) -> String {
   let c = s.count
   return c >= n ? s : s + String(repeating: " ", count: n - c)
@@ -46,11 +53,7 @@ public final class TextReporter: Reporter {
     if let c = e.info.cache {
       prefix = c
     } else {
-      let num = String(e.line)
-      var p = String(repeating: " ", count: max(0, 4 - num.count)) + num + "  " + e.text
-      let width = e.text.count
-      if width < 44 { p += String(repeating: " ", count: 44 - width) }
-      p += " "
+      let p = transcriptPrefix(line: e.line, text: e.text)
       prefix = Array(p.utf8)
       e.info.cache = prefix
     }

@@ -47,14 +47,15 @@ final class RealBackendTests: XCTestCase {
     XCTAssertLessThan(second, first - 1, "the kernel's timer runs down between two shows")
   }
 
-  /// Runs the binary with SOCKSCRIPT_REPORT_FDS; optionally sends Ctrl-C
-  /// after `interruptAfter` seconds. Returns the exit code, stderr and the
-  /// wall time.
-  func runReportingDescriptors(_ args: [String], interruptAfter: TimeInterval? = nil) throws -> (Int32, String, TimeInterval) {
+  /// Runs a program (the binary by default), optionally sending Ctrl-C after
+  /// `interruptAfter` seconds. Returns the exit code, stderr and the wall time.
+  func spawn(
+    _ args: [String], executable: URL = Paths.binary, environment: [String: String]? = nil, interruptAfter: TimeInterval? = nil
+  ) throws -> (Int32, String, TimeInterval) {
     let p = Process()
-    p.executableURL = Paths.binary
+    p.executableURL = executable
     p.arguments = args
-    p.environment = ["SOCKSCRIPT_REPORT_FDS": "1"]
+    if let env = environment { p.environment = env }
     let err = Pipe()
     p.standardError = err
     p.standardOutput = Pipe()
@@ -67,6 +68,10 @@ final class RealBackendTests: XCTestCase {
     let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     p.waitUntilExit()
     return (p.terminationStatus, text, Date().timeIntervalSince(started))
+  }
+
+  func runReportingDescriptors(_ args: [String], interruptAfter: TimeInterval? = nil) throws -> (Int32, String, TimeInterval) {
+    try spawn(args, environment: ["SOCKSCRIPT_REPORT_FDS": "1"], interruptAfter: interruptAfter)
   }
 
   func descriptorCounts(_ text: String) -> [Int] {
@@ -114,16 +119,10 @@ final class RealBackendTests: XCTestCase {
   /// With no namespace to be had (the limit set to 0 inside a throwaway
   /// user namespace, so the host is untouched), the run exits 3 and says why.
   func testNoNamespaceExits3() throws {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-    p.arguments = ["-U", "-r", "sh", "-c", "echo 0 > /proc/sys/user/max_net_namespaces && exec \"$0\" run --backend real -e 'socket a'", Paths.binary.path]
-    let err = Pipe()
-    p.standardError = err
-    p.standardOutput = Pipe()
-    try p.run()
-    let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    p.waitUntilExit()
-    XCTAssertEqual(p.terminationStatus, 3, text)
+    let (code, text, _) = try spawn(
+      ["-U", "-r", "sh", "-c", "echo 0 > /proc/sys/user/max_net_namespaces && exec \"$0\" run --backend real -e 'socket a'", Paths.binary.path],
+      executable: URL(fileURLWithPath: "/usr/bin/unshare"))
+    XCTAssertEqual(code, 3, text)
     XCTAssertTrue(text.contains("the real backend cannot run: cannot create a network namespace"), text)
     XCTAssertTrue(text.contains("hint: "), text)
   }
@@ -139,16 +138,10 @@ final class RealBackendTests: XCTestCase {
     chmod(dir.path, 0o755)
     chmod(bin.path, 0o755)
     func asNobody(_ script: String) throws -> (Int32, String) {
-      let p = Process()
-      p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-      p.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", bin.path, "run", "--backend", "real", "-e", script]
-      let err = Pipe()
-      p.standardError = err
-      p.standardOutput = Pipe()
-      try p.run()
-      let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-      p.waitUntilExit()
-      return (p.terminationStatus, text)
+      let (code, text, _) = try spawn(
+        ["--reuid=65534", "--regid=65534", "--clear-groups", bin.path, "run", "--backend", "real", "-e", script],
+        executable: URL(fileURLWithPath: "/usr/bin/setpriv"))
+      return (code, text)
     }
     let (ok, _) = try asNobody("sysctl net.ipv4.ip_local_port_range = 40000 40001\nsocket a; bind a 127.0.0.1:0; expect a.lport in 40000..40001")
     XCTAssertEqual(ok, 0)

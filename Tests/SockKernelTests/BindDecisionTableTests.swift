@@ -15,9 +15,7 @@ final class BindDecisionTableTests: XCTestCase {
 
   func testBothReuseAgainstEstablishedOwner() {
     let n = Net()
-    let l = n.sock()
-    XCTAssertNil(n.bind(l, "127.0.0.1:8080"))
-    XCTAssertNil(n.listen(l))
+    let l = n.listener("127.0.0.1:8080")
     let a = n.sock(reuse: true)
     XCTAssertNil(n.bind(a, "127.0.0.1:5000"))
     XCTAssertNil(n.connect(a, "127.0.0.1:8080"))
@@ -27,9 +25,7 @@ final class BindDecisionTableTests: XCTestCase {
 
   func testBothReuseAgainstTimeWaitOwner() {
     let n = Net()
-    let l = n.sock()
-    XCTAssertNil(n.bind(l, "127.0.0.1:8080"))
-    XCTAssertNil(n.listen(l))
+    let l = n.listener("127.0.0.1:8080")
     let a = n.sock(reuse: true)
     XCTAssertNil(n.bind(a, "127.0.0.1:5000"))
     n.timeWait(a, to: l, at: "127.0.0.1:8080")
@@ -45,9 +41,7 @@ final class BindDecisionTableTests: XCTestCase {
 
   func testTimeWaitWithoutReuseBlocksReuseSocket() {
     let n = Net()
-    let l = n.sock()
-    XCTAssertNil(n.bind(l, "127.0.0.1:8080"))
-    XCTAssertNil(n.listen(l))
+    let l = n.listener("127.0.0.1:8080")
     let a = n.sock()
     XCTAssertNil(n.bind(a, "127.0.0.1:5000"))
     n.timeWait(a, to: l, at: "127.0.0.1:8080")
@@ -89,9 +83,7 @@ final class BindDecisionTableTests: XCTestCase {
 
   func testReuseportAgainstTimeWaitIgnoresUid() {
     let n = Net()
-    let l = n.sock()
-    XCTAssertNil(n.bind(l, "127.0.0.1:8080"))
-    XCTAssertNil(n.listen(l))
+    let l = n.listener("127.0.0.1:8080")
     let a = n.sock(uid: 0, reuseport: true)
     XCTAssertNil(n.bind(a, "127.0.0.1:5000"))
     n.timeWait(a, to: l, at: "127.0.0.1:8080")

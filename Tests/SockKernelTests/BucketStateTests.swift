@@ -88,9 +88,7 @@ final class BucketStateTests: XCTestCase {
 
   func testConnectCreatesUnmarkedBucket() {
     let n = Net(range: (40000, 40000))
-    let l = n.sock()
-    XCTAssertNil(n.bind(l, "127.0.0.1:8080"))
-    XCTAssertNil(n.listen(l))
+    let l = n.listener("127.0.0.1:8080")
     let c = n.sock()
     XCTAssertNil(n.connect(c, "127.0.0.1:8080"))
     let tb = n.bucket(40000)!
@@ -101,9 +99,7 @@ final class BucketStateTests: XCTestCase {
 
   func testBindMarksConnectCreatedBucket() {
     let n = Net(range: (40000, 40000))
-    let l = n.sock()
-    XCTAssertNil(n.bind(l, "127.0.0.1:8080"))
-    XCTAssertNil(n.listen(l))
+    let l = n.listener("127.0.0.1:8080")
     let c = n.sock()
     XCTAssertNil(n.connect(c, "127.0.0.1:8080"))
     // A reuse socket binds the connect()-created port on another address.
@@ -127,9 +123,7 @@ final class BucketStateTests: XCTestCase {
 
   func testReuseportBindOnConnectBucketGoesStrict() {
     let n = Net(range: (40000, 40000))
-    let l = n.sock()
-    XCTAssertNil(n.bind(l, "127.0.0.1:8080"))
-    XCTAssertNil(n.listen(l))
+    let l = n.listener("127.0.0.1:8080")
     XCTAssertNil(n.connect(n.sock(), "127.0.0.1:8080"))
     XCTAssertNil(n.bind(n.sock(reuseport: true), "127.0.0.2:40000"))
     XCTAssertEqual(n.bucket(40000)!.fastreuseport, FastReusePort.strict)
@@ -146,9 +140,7 @@ final class BucketStateTests: XCTestCase {
 
   func testTimeWaitKeepsBucketUntilExpiry() {
     let n = Net()
-    let l = n.sock()
-    XCTAssertNil(n.bind(l, "127.0.0.1:8080"))
-    XCTAssertNil(n.listen(l))
+    let l = n.listener("127.0.0.1:8080")
     let c = n.sock()
     XCTAssertNil(n.bind(c, "127.0.0.1:5000"))
     n.timeWait(c, to: l, at: "127.0.0.1:8080")

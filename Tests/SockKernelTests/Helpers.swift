@@ -20,6 +20,14 @@ final class Net {
   }
 
   func bind(_ s: SockID, _ ep: String) -> Errno? { k.bind(s, Endpoint(ep)!).errno }
+
+  /// A plain listener on `ep` (no options).
+  func listener(_ ep: String, backlog: Int? = nil) -> SockID {
+    let l = sock()
+    XCTAssertNil(bind(l, ep))
+    XCTAssertNil(listen(l, backlog))
+    return l
+  }
   func listen(_ s: SockID, _ backlog: Int? = nil) -> Errno? { k.listen(s, backlog: backlog).errno }
   func connect(_ s: SockID, _ ep: String) -> Errno? { k.connect(s, Endpoint(ep)!).errno }
   func accept(_ s: SockID) -> SockID? { k.accept(s).created }

@@ -414,15 +414,12 @@ public final class RealKernel: KernelBackend {
     // Closed: whatever the kernel still holds for its 4-tuple.
     var state = SockState.CLOSED
     if let l = r.lastLocal, let rm = r.lastRemote, r.kind.transport == .tcp {
-      if let row = rows().first(where: { $0.transport == .tcp && $0.local == l && $0.remote == rm && !isOurs($0) }) {
+      let ours = Set(openRecords.map { UInt32(truncatingIfNeeded: $0.1.inode) })
+      if let row = rows().first(where: { $0.transport == .tcp && $0.local == l && $0.remote == rm && ($0.inode == 0 || !ours.contains($0.inode)) }) {
         state = LinuxTCPState.state(row.state)
       }
     }
     return SocketView(state: state, local: r.lastLocal, remote: r.lastRemote)
-  }
-
-  func isOurs(_ row: DiagRow) -> Bool {
-    row.inode != 0 && openRecords.contains { UInt32(truncatingIfNeeded: $0.1.inode) == row.inode }
   }
 
   public func count(_ state: SockState) -> Int { table().filter { $0.state == state }.count }
