@@ -559,7 +559,8 @@ extension SimKernel {
   }
 
   /// The socket a datagram to `dst` reaches: the exact address before the
-  /// wildcard; among equals the most recently bound.
+  /// wildcard; among equals the most recently bound; within a SO_REUSEPORT
+  /// group (none of it connected), the member a hash of the 4-tuple picks.
   func udpReceiver(_ dst: Endpoint, from src: Endpoint) -> SimSock? {
     guard let tb = udp.bucket(Int(dst.port)) else { return nil }
     let isV4 = dst.addr.effectiveV4 != nil
@@ -578,7 +579,16 @@ extension SimKernel {
       if let r = o.remote, r != src { score = -1 }
       if score >= 0 && (best == nil || score > best!.1) { best = (o, score) }
     }
-    return best?.0
+    guard let (first, _) = best else { return nil }
+    // reuseport_select_sock by udp_ehashfn; a group with a connected member
+    // (reuseport_has_conns) is scored like any other sockets.
+    if rule("udp-reuseport-spread"), first.state != .ESTABLISHED, let g = first.udpGroup, let members = udpGroups[g],
+      members.count > 1, !members.contains(where: { $0.state == .ESTABLISHED })
+    {
+      let h = SeededRandom.keyedHash(netSecret ^ 0x0D9E, dst.addr.hashWords + src.addr.hashWords + [UInt64(src.port), UInt64(dst.port)])
+      return members[Int((UInt64(UInt32(truncatingIfNeeded: h)) &* UInt64(members.count)) >> 32)]
+    }
+    return first
   }
 
   public func recvfrom(_ id: SockID) -> CallResult {
@@ -731,7 +741,7 @@ extension SimKernel {
     guard let s = sock(id) else { return badf() }
     s.hasFd = false
     if !s.isTCP {
-      udp.remove(s)
+      udpUnhash(s)
       s.state = .CLOSED
       dropLive(s)
       return .ok

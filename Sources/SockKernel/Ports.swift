@@ -138,23 +138,80 @@ extension SimKernel {
     if snum != 0 {
       let blockers = udpConflicts(sk, port: snum)
       if !blockers.isEmpty { return .inUse(blockers, port: snum) }
-      let tb = udp.bucket(snum) ?? udp.createBucket(snum)
-      udp.add(sk, tb)
+      udpHash(sk, port: snum)
       return nil
     }
     let (lo, hi, _) = localPortRange(sk)
-    let n = hi - lo + 1
-    let first = Int(random.below(UInt32(n)))
-    for i in 0..<n {
-      let port = lo + (first + i) % n
-      if reservedPorts.contains(port) { continue }
-      if udpConflicts(sk, port: port).isEmpty {
-        let tb = udp.bucket(port) ?? udp.createBucket(port)
-        udp.add(sk, tb)
-        return nil
-      }
+    guard let port = udpFindPort(sk, lo: lo, hi: hi, rand: UInt32(truncatingIfNeeded: random.next())) else {
+      return .exhausted(lo: lo, hi: hi)
     }
-    return .exhausted(lo: lo, hi: hi)
+    udpHash(sk, port: port)
+    return nil
+  }
+
+  /// The UDP hash table's size on these machines ("UDP hash table entries:
+  /// 16384" at boot; a namespace shares it while udp_child_hash_entries is 0).
+  static let udpHashSize = 16384
+
+  /// udp_lib_get_port's search for snum 0: from a random first port, one
+  /// hash slot at a time; inside a slot, every port of that slot in steps of
+  /// an odd multiple of the table size (16-bit arithmetic, as the kernel's
+  /// unsigned short). A port is free when no conflicting owner holds it.
+  func udpFindPort(_ sk: SimSock, lo: Int, hi: Int, rand r: UInt32) -> Int? {
+    let size = SimKernel.udpHashSize
+    let remaining = hi - lo + 1
+    var first = UInt16(truncatingIfNeeded: Int((UInt64(r) &* UInt64(remaining)) >> 32) + lo)
+    if !rule("udp-bind0-slot-walk") {
+      // A plain linear walk from the random start (not what the kernel does).
+      for i in 0..<remaining {
+        let port = lo + (Int(first) - lo + i) % remaining
+        if !reservedPorts.contains(port) && udpConflicts(sk, port: port).isEmpty { return port }
+      }
+      return nil
+    }
+    let step = UInt16(truncatingIfNeeded: (r | 1) &* UInt32(size))
+    let last = first &+ UInt16(truncatingIfNeeded: size)
+    repeat {
+      var snum = first
+      repeat {
+        let p = Int(snum)
+        if lo <= p && p <= hi && !reservedPorts.contains(p) && udpConflicts(sk, port: p).isEmpty { return p }
+        snum = snum &+ step
+      } while snum != first
+      first = first &+ 1
+    } while first != last
+    return nil
+  }
+
+  /// Hashes a UDP socket on its port; a SO_REUSEPORT socket joins the group
+  /// of an owner with exactly its address, family, v6only, device and uid
+  /// (udp_reuseport_add_sock), or starts one.
+  func udpHash(_ sk: SimSock, port: Int) {
+    let tb = udp.bucket(port) ?? udp.createBucket(port)
+    udp.add(sk, tb)
+    guard sk.reuseport else { return }
+    let mate = tb.owners.first { o in
+      o !== sk && o.udpGroup != nil && o.isV6 == sk.isV6 && o.v6only == sk.v6only && o.device == sk.device
+        && o.uid == sk.uid && o.laddr == sk.laddr
+    }
+    if let g = mate?.udpGroup {
+      udpGroups[g, default: []].append(sk)
+      sk.udpGroup = g
+    } else {
+      udpGroups[nextGroup] = [sk]
+      sk.udpGroup = nextGroup
+      nextGroup += 1
+    }
+  }
+
+  /// reuseport_detach_sock: the last member takes the leaving one's place.
+  func udpUnhash(_ sk: SimSock) {
+    udp.remove(sk)
+    guard let g = sk.udpGroup, var members = udpGroups[g], let i = members.firstIndex(where: { $0 === sk }) else { return }
+    members[i] = members[members.count - 1]
+    members.removeLast()
+    udpGroups[g] = members.isEmpty ? nil : members
+    sk.udpGroup = nil
   }
 
   // MARK: bind(0) and listen() autobind: inet_csk_find_open_port

@@ -51,6 +51,10 @@ public final class SimKernel: KernelBackend {
   let udp = BindTable()
   var ehash: [FourTuple: SimSock] = [:]
   var listenSeq = 0
+  /// UDP SO_REUSEPORT groups (struct sock_reuseport), members in the
+  /// kernel's array order, by group id.
+  var udpGroups: [Int: [SimSock]] = [:]
+  var nextGroup = 1
   var tablePerturb: [Int: UInt32] = [:]
   let netSecret: UInt64
 
@@ -66,7 +70,8 @@ public final class SimKernel: KernelBackend {
   /// to show that the differential suite notices each one.
   public static let ruleNames = [
     "bind-marks-port", "bind0-odd-first", "connect-even-first", "listen-blocks-reuseaddr", "listen-recheck", "privileged-ports",
-    "reuseaddr-lower-half", "reuseport-uid", "tw-overflow", "tw-reuse-delay", "udp-exact-address-first", "udp-reuseaddr-shares",
+    "reuseaddr-lower-half", "reuseport-uid", "tw-overflow", "tw-reuse-delay", "udp-bind0-slot-walk", "udp-exact-address-first",
+    "udp-reuseaddr-shares", "udp-reuseport-spread",
   ]
 
   // MARK: naming, for why lines

@@ -53,6 +53,8 @@ final class SimSock {
   var boundClass: AddrClass?
   var bindSeq = 0
   var inEhash: FourTuple?
+  /// The UDP SO_REUSEPORT group this socket joined at bind (sk_reuseport_cb).
+  var udpGroup: Int?
 
   // Connections.
   weak var peer: SimSock?

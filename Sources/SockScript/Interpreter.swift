@@ -76,6 +76,8 @@ public struct ShowRow: Sendable {
   public var remote: String
   public var options: [String]
   public var timer: String?
+  /// The SO_REUSEPORT group (`g1`, `g2`, ... in order of appearance).
+  public var group: String?
 }
 
 public struct RunSummary: Sendable {
@@ -409,7 +411,9 @@ public final class Interpreter {
   }
 
   public func showRows() -> [ShowRow] {
-    backend.table().map { row in
+    let rows = backend.table()
+    let groups = Interpreter.reuseportGroups(rows)
+    return rows.enumerated().map { i, row in
       var label = "-"
       if let id = row.id, let n = name(of: id) {
         label = row.hasDescriptor ? n : "\(n) (closed)"
@@ -419,7 +423,25 @@ public final class Interpreter {
       let timer = row.timeLeftMs.map { "\(Value.formatDuration(($0 + 99) / 100 * 100)) left" }
       return ShowRow(
         name: label, proto: row.kind.description, state: row.state.rawValue, local: endpointCell(row.local),
-        remote: endpointCell(row.remote), options: row.options, timer: timer)
+        remote: endpointCell(row.remote), options: row.options, timer: timer, group: groups[i].map { "g\($0)" })
+    }
+  }
+
+  /// Which SO_REUSEPORT group each row is in, by the kernel's joining rule
+  /// (inet_reuseport_add_sock, udp_reuseport_add_sock): SO_REUSEPORT, the
+  /// same protocol and family, exactly the same local address and port, the
+  /// same owner, v6only and device; a TCP socket joins when it listens, a
+  /// UDP one when it binds. Groups are numbered in order of appearance.
+  static func reuseportGroups(_ rows: [SocketRow]) -> [Int?] {
+    var numbers: [String: Int] = [:]
+    return rows.map { r -> Int? in
+      guard r.hasDescriptor, r.options.contains("reuseport"), let local = r.local, local.port != 0 else { return nil }
+      if r.kind.transport == .tcp && r.state != .LISTEN { return nil }
+      let extra = r.options.filter { $0 == "v6only" || $0.hasPrefix("dev=") }.joined(separator: ",")
+      let key = "\(r.kind) \(local) \(r.uid) \(extra)"
+      if let n = numbers[key] { return n }
+      numbers[key] = numbers.count + 1
+      return numbers.count
     }
   }
 

@@ -104,8 +104,13 @@ public final class TextReporter: Reporter {
   }
 
   public func show(_ rows: [ShowRow]) {
-    let header = ["NAME", "PROTO", "STATE", "LOCAL", "REMOTE", "OPTIONS", "TIMER"]
-    let cells = rows.map { [$0.name, $0.proto, $0.state, $0.local, $0.remote, $0.options.isEmpty ? "-" : $0.options.joined(separator: ","), $0.timer ?? ""] }
+    // The GROUP column appears only when some socket is in a SO_REUSEPORT group.
+    let grouped = rows.contains { $0.group != nil }
+    let header = ["NAME", "PROTO", "STATE", "LOCAL", "REMOTE", "OPTIONS"] + (grouped ? ["GROUP"] : []) + ["TIMER"]
+    let cells = rows.map { r in
+      [r.name, r.proto, r.state, r.local, r.remote, r.options.isEmpty ? "-" : r.options.joined(separator: ",")]
+        + (grouped ? [r.group ?? "-"] : []) + [r.timer ?? ""]
+    }
     var widths = header.map(\.count)
     for c in cells { for (i, v) in c.enumerated() { widths[i] = max(widths[i], v.count) } }
     func fmt(_ c: [String]) -> String {
@@ -164,7 +169,7 @@ public final class JSONReporter: Reporter {
     let arr = rows.map { r in
       JSON.object([
         ("name", .string(r.name)), ("proto", .string(r.proto)), ("state", .string(r.state)), ("local", .string(r.local)),
-        ("remote", .string(r.remote)), ("options", .array(r.options.map { .string($0) })), ("timer", .str(r.timer)),
+        ("remote", .string(r.remote)), ("options", .array(r.options.map { .string($0) })), ("group", .str(r.group)), ("timer", .str(r.timer)),
       ])
     }
     out.write(JSON.object([("show", .array(arr))]).render() + "\n")

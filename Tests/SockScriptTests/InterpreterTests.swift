@@ -35,6 +35,27 @@ final class InterpreterTests: XCTestCase {
     XCTAssertTrue(out.contains("FAIL: 1 is 1, 2 is 2"))
   }
 
+  func testShowNamesReuseportGroups() {
+    // a and b share a group; c (another owner), w (the wildcard) and u (UDP)
+    // start their own; d is bound but not listening, so it is in no group.
+    let script = """
+      socket a; setopt a reuseport; bind a 127.0.0.1:8080; listen a
+      socket b; setopt b reuseport; bind b 127.0.0.1:8080; listen b
+      socket c tcp uid 1000; setopt c reuseport; bind c 127.0.0.1:8081; listen c
+      socket w; setopt w reuseport; bind w 0.0.0.0:8080; listen w
+      socket d; setopt d reuseport; bind d 127.0.0.1:8082
+      socket u udp; setopt u reuseport; bind u 127.0.0.1:8080
+      show
+      """
+    let (code, out, _) = run(script)
+    XCTAssertEqual(code, 0, out)
+    let rows = out.split(separator: "\n").filter { $0.hasPrefix("      ") }.map { $0.split(separator: " ").map(String.init) }
+    XCTAssertEqual(rows.first?[6], "GROUP", out)
+    let group = Dictionary(rows.dropFirst().map { ($0[0], $0[6]) }, uniquingKeysWith: { a, _ in a })
+    XCTAssertEqual(group, ["a": "g1", "b": "g1", "c": "g2", "w": "g3", "d": "-", "u": "g4"], out)
+    XCTAssertFalse(run("socket a; bind a 127.0.0.1:80; show").1.contains("GROUP"), "no column without groups")
+  }
+
   func testJSONLines() {
     let (code, out, _) = run("socket c[0]\nrepeat 2 { bind c[0] 127.0.0.1:$(5000 + i) => ok|EINVAL }\nprint c[0].lport\nshow", format: .json)
     XCTAssertEqual(code, 0)
