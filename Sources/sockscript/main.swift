@@ -106,6 +106,21 @@ struct Sockscript: ParsableCommand {
   )
 }
 
+/// `--sim-disable RULE` (hidden, for tests): switches off one rule of the
+/// simulator, to show that the scenarios notice.
+struct SimRules: ParsableArguments {
+  @Option(name: .customLong("sim-disable"), parsing: .singleValue, help: ArgumentHelp("Test only: switch off a simulator rule.", visibility: .hidden))
+  var simDisable: [String] = []
+
+  var disabled: Set<String> { Set(simDisable) }
+
+  func validate() throws {
+    for r in simDisable where !SimKernel.ruleNames.contains(r) {
+      throw ValidationError("unknown simulator rule '\(r)'; rules: \(SimKernel.ruleNames.joined(separator: ", "))")
+    }
+  }
+}
+
 struct Run: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Run scenarios and print a transcript.",
@@ -135,6 +150,8 @@ struct Run: ParsableCommand {
   @Option(help: "How long a blocking call waits (e.g. 2s, 500ms).")
   var timeout: String = "2s"
 
+  @OptionGroup var rules: SimRules
+
   func validate() throws {
     if files.isEmpty && expression == nil { throw ValidationError("give a scenario file, or a script with -e") }
     if !files.isEmpty && expression != nil { throw ValidationError("give either files or -e, not both") }
@@ -149,7 +166,7 @@ struct Run: ParsableCommand {
       for src in sources {
         let kernel: KernelBackend
         do {
-          kernel = try makeBackend(backend, seed: seed, timeoutMs: timeoutMs, hostNetns: hostNetns)
+          kernel = try makeBackend(backend, seed: seed, timeoutMs: timeoutMs, hostNetns: hostNetns, disabled: rules.disabled)
         } catch let e as BackendUnavailable {
           reportUnavailable(e, err)
           worst = max(worst, Exit.backendUnavailable)
@@ -218,14 +235,10 @@ struct Diff: ParsableCommand {
   @Option(help: "How long a blocking call waits (e.g. 2s, 500ms).")
   var timeout: String = "2s"
 
-  @Option(name: .customLong("sim-disable"), parsing: .singleValue, help: ArgumentHelp("Test only: switch off a simulator rule.", visibility: .hidden))
-  var simDisable: [String] = []
+  @OptionGroup var rules: SimRules
 
   func validate() throws {
     try validateTimeout(timeout)
-    for r in simDisable where !SimKernel.ruleNames.contains(r) {
-      throw ValidationError("unknown simulator rule '\(r)'; rules: \(SimKernel.ruleNames.joined(separator: ", "))")
-    }
   }
 
   func run() throws {
@@ -234,7 +247,7 @@ struct Diff: ParsableCommand {
       let timeoutMs = parseDuration(timeout)!
       var (sources, worst) = loadSources(files: files, expression: nil, err: err)
       for src in sources {
-        let sim = SimKernel(config: .init(seed: seed, timeoutMs: timeoutMs, disabledRules: Set(simDisable)))
+        let sim = SimKernel(config: .init(seed: seed, timeoutMs: timeoutMs, disabledRules: rules.disabled))
         do {
           let code = try Differ.diff(
             src, left: sim, right: { try RealKernel(timeoutMs: timeoutMs) }, options: RunOptions(seed: seed),
