@@ -185,6 +185,17 @@ extension SimKernel {
 
   public func connect(_ id: SockID, _ ep: Endpoint) -> CallResult {
     guard let s = sock(id) else { return badf() }
+    if s.isTCP && s.ssConnected {
+      // sock->state stays SS_CONNECTED after the connection ends (a reset,
+      // TIME_WAIT): __inet_stream_connect answers EISCONN whatever sk_state is.
+      return .fail(.EISCONN, "the socket was connected\(s.state == .ESTABLISHED ? "" : " (its connection has ended since)"); a socket connects once")
+    }
+    let r = connectTCP(s, ep)
+    if s.isTCP && r.errno == nil { s.ssConnected = true }
+    return r
+  }
+
+  func connectTCP(_ s: SimSock, _ ep: Endpoint) -> CallResult {
     if let e = familyCheck(s, ep.addr, connect: true) { return e }
     if !s.isTCP { return udpConnect(s, ep) }
     switch s.state {
@@ -295,7 +306,10 @@ extension SimKernel {
       }
     }
     var parts: [String] = []
-    if busyCount > 0 { parts.append("\(busyCount) already carry a connection \(src) -> \(dst) (\(busy.joined(separator: ", "))\(busyCount > busy.count ? ", ..." : ""))") }
+    if busyCount > 0 {
+      parts.append(
+        "\(busyCount) already \(busyCount == 1 ? "carries" : "carry") a connection \(src) -> \(dst) (\(busy.joined(separator: ", "))\(busyCount > busy.count ? ", ..." : ""))")
+    }
     if markedCount > 0 {
       parts.append("\(markedCount) were reserved by an explicit bind() (\(marked.joined(separator: ", "))\(markedCount > marked.count ? ", ..." : "")), so connect() skips them")
     }
@@ -312,7 +326,10 @@ extension SimKernel {
     if twReuse == 0 { return "net.ipv4.tcp_tw_reuse is 0, so TIME_WAIT entries are not reused." }
     if twReuse == 2 && !(tw.laddr.isLoopback || (tw.raddr?.isLoopback ?? false)) { return "net.ipv4.tcp_tw_reuse is 2 (loopback only) and this entry is not loopback." }
     let age = nowMs - tw.twEntryMs
-    return "The TIME_WAIT entry of \(describe(tw)) is \(formatMs(age)) old; tcp_tw_reuse_delay is \(twReuseDelayMs) ms."
+    var who = name(tw)
+    who = who.prefix(1).uppercased() + who.dropFirst()
+    let tuple = [tw.local, tw.remote].compactMap { $0.map { "\($0)" } }.joined(separator: " -> ")
+    return "\(who) (\(tuple)) is \(formatMs(age)) old; tcp_tw_reuse_delay is \(twReuseDelayMs) ms."
   }
 
   func formatMs(_ ms: Int64) -> String {
@@ -469,6 +486,7 @@ extension SimKernel {
     let c = s.queue.removeFirst()
     c.parent = nil
     c.hasFd = true
+    c.ssConnected = true
     var r = CallResult(local: c.local, remote: c.remote)
     r.created = c.id
     return r
@@ -490,8 +508,16 @@ extension SimKernel {
       return .fail(.EPIPE, s.wrShut ? "the socket was shut down for writing" : "the socket is not connected")
     }
     guard let p = s.peer else { return .ok }
-    if p.isTW || p.state == .CLOSED || p.rdShut && !p.hasFd {
-      // The data reaches a closed socket, which answers with a reset.
+    if p.isTW || p.state == .CLOSED || ((!p.hasFd || p.rdShut) && (p.state == .FIN_WAIT1 || p.state == .FIN_WAIT2)) {
+      // New data for a socket closed for reading after its FIN (RFC 1122:
+      // tcp_rcv_state_process resets in FIN_WAIT1/2; a FIN_WAIT2 entry
+      // answers TCP_TW_RST): the peer is gone, and this side is reset.
+      if p.isTW {
+        killTW(p)
+      } else if p.state != .CLOSED {
+        p.peer = nil
+        tcpDone(p)
+      }
       resetByPeer(s)
       return .ok
     }
@@ -499,24 +525,23 @@ extension SimKernel {
     return .ok
   }
 
+  /// tcp_reset: the error the next call reports is EPIPE in CLOSE_WAIT
+  /// (the peer had already sent its FIN), ECONNRESET otherwise.
   func resetByPeer(_ s: SimSock) {
-    s.pendingError = .ECONNRESET
-    s.rxEOF = true
+    s.pendingError = s.state == .CLOSE_WAIT ? .EPIPE : .ECONNRESET
+    s.rdShut = true  // tcp_done: sk_shutdown = SHUTDOWN_MASK
     if let p = s.peer, p.peer === s { p.peer = nil }
     s.peer = nil
     tcpDone(s)
   }
 
+  /// tcp_recvmsg's order: queued data first, then end of stream once the
+  /// peer's FIN came (SOCK_DONE), then a pending error (a reset), then a
+  /// shutdown or closed socket.
   public func recv(_ id: SockID, max: Int?) -> CallResult {
     guard let s = sock(id) else { return badf() }
     if !s.isTCP { return recvfrom(id) }
-    if let e = s.pendingError {
-      s.pendingError = nil
-      return .fail(e, "the peer reset the connection")
-    }
-    if s.state == .LISTEN || (s.state == .CLOSED && s.raddr == nil) || s.state == .SYN_SENT && s.peer == nil {
-      return .fail(.ENOTCONN, "the socket is not connected")
-    }
+    if s.state == .LISTEN { return .fail(.ENOTCONN, "the socket is not connected") }
     if !s.rx.isEmpty {
       let n = Swift.min(max ?? s.rx.count, s.rx.count)
       var r = CallResult.ok
@@ -524,11 +549,21 @@ extension SimKernel {
       s.rx.removeFirst(n)
       return r
     }
-    if s.rxEOF || s.rdShut || s.state == .CLOSED {
+    let eof: CallResult = {
       var r = CallResult.ok
       r.data = []
       return r
+    }()
+    if s.rxEOF { return eof }
+    if let e = s.pendingError {
+      s.pendingError = nil
+      return .fail(e, "the peer reset the connection")
     }
+    if s.rdShut { return eof }
+    if (s.state == .CLOSED && s.raddr == nil) || s.state == .SYN_SENT && s.peer == nil {
+      return .fail(.ENOTCONN, "the socket is not connected")
+    }
+    if s.state == .CLOSED { return eof }
     if !s.nonblock { advance(to: nowMs + config.timeoutMs) }
     return .fail(.EAGAIN, s.nonblock ? "no data is waiting, and the socket is non-blocking" : "no data arrived within \(formatMs(config.timeoutMs))")
   }

@@ -189,7 +189,10 @@ public final class SimKernel: KernelBackend {
   func isLocal(_ a: IPAddress) -> Bool {
     if let v4 = a.effectiveV4 {
       if v4 >> 24 == 127 { return true }
-      return addedAddrs.contains { $0.addr.effectiveV4 == v4 }
+      // On lo the prefix route of an added IPv4 address is a local route
+      // (fib_add_ifaddr: RTN_LOCAL for IFF_LOOPBACK), like 127.0.0.0/8: every
+      // address of the subnet is this host's. IPv6 prefixes stay unicast.
+      return addedAddrs.contains { $0.addr.isV4 && IPAddress.v4(v4).masked($0.prefix) == $0.addr.masked($0.prefix) }
     }
     if a == .loopback6 { return true }
     return addedAddrs.contains { $0.addr == a }

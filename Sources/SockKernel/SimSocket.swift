@@ -68,6 +68,7 @@ final class SimSock {
   var wrShut = false
   var pendingError: Errno?
   var connecting = false  // SS_CONNECTING after a non-blocking connect
+  var ssConnected = false  // SS_CONNECTED: a connect() or accept() succeeded
   var finAckDueMs: Int64?
   var timestamps = false
   var datagrams: [(from: Endpoint, data: [UInt8])] = []
