@@ -97,7 +97,13 @@ extension SimKernel {
     let b = blockers[0]
     var ruleText: String
     if !s.isTCP {
-      ruleText = "UDP sockets share a port only when both set SO_REUSEADDR, or both set SO_REUSEPORT with the same owner"
+      if s.reuseport && b.reuseport && s.uid != b.uid {
+        ruleText = "both set SO_REUSEPORT, but they belong to different uids (\(b.uid) and \(s.uid)); UDP shares a port within one owner only"
+      } else if s.reuse != b.reuse {
+        ruleText = "only \(s.reuse ? "this socket" : name(b)) sets SO_REUSEADDR; UDP shares a port when both set it (or both set SO_REUSEPORT, same owner)"
+      } else {
+        ruleText = "UDP sockets share a port only when both set SO_REUSEADDR, or both set SO_REUSEPORT with the same owner"
+      }
     } else if b.state == .LISTEN {
       ruleText = "a listening socket blocks every overlapping address on its port, even when both set SO_REUSEADDR; only SO_REUSEPORT on both (same uid) shares it"
     } else if s.reuseport && b.reuseport && !b.isTW && s.uid != b.uid && !(s.reuse && b.reuse) {

@@ -30,7 +30,7 @@ public final class SimKernel: KernelBackend {
   var unprivilegedPortStart = 1024
   var twReuse = 2
   var twReuseDelayMs = 1000
-  var maxTwBuckets = 262_144
+  var maxTwBuckets = 131_072  // a new namespace: half the established hash (262,144 here)
   var tcpTimestamps = 1
   var finTimeoutS = 60
   var somaxconn = 4096
@@ -280,6 +280,37 @@ public final class SimKernel: KernelBackend {
       return .fail(.ENOENT, "no such sysctl")
     }
     return .ok
+  }
+
+  public func readSysctl(_ key: String) -> String? {
+    switch key {
+    case "net.ipv4.ip_local_port_range": return "\(portLo) \(portHi)"
+    case "net.ipv4.ip_local_reserved_ports":
+      // As the kernel prints it: ranges joined by commas.
+      var parts: [String] = []
+      var p = 0
+      while p <= 65535 {
+        guard reservedPorts.contains(p) else {
+          p += 1
+          continue
+        }
+        var q = p
+        while q < 65535 && reservedPorts.contains(q + 1) { q += 1 }
+        parts.append(p == q ? "\(p)" : "\(p)-\(q)")
+        p = q + 1
+      }
+      return parts.joined(separator: ",")
+    case "net.ipv4.ip_autobind_reuse": return "\(autobindReuse)"
+    case "net.ipv4.ip_nonlocal_bind": return "\(nonlocalBind)"
+    case "net.ipv4.ip_unprivileged_port_start": return "\(unprivilegedPortStart)"
+    case "net.ipv4.tcp_tw_reuse": return "\(twReuse)"
+    case "net.ipv4.tcp_tw_reuse_delay": return "\(twReuseDelayMs)"
+    case "net.ipv4.tcp_max_tw_buckets": return "\(maxTwBuckets)"
+    case "net.ipv4.tcp_timestamps": return "\(tcpTimestamps)"
+    case "net.ipv4.tcp_fin_timeout": return "\(finTimeoutS)"
+    case "net.core.somaxconn": return "\(somaxconn)"
+    default: return nil
+    }
   }
 
   // MARK: views

@@ -218,6 +218,8 @@ public protocol KernelBackend: AnyObject {
   func table() -> [SocketRow]
   /// How many sockets of the namespace are in `state` (`count(STATE)`).
   func count(_ state: SockState) -> Int
+  /// A sysctl's current value, blanks collapsed to one space (nil: unreadable).
+  func readSysctl(_ key: String) -> String?
   /// Releases everything (end of run).
   func shutdownBackend()
 }

@@ -4,6 +4,7 @@ import SockSyntax
 public enum OutputFormat: String, CaseIterable, Sendable {
   case text
   case json
+  case md
 }
 
 /// Exit codes of the command line.
@@ -44,7 +45,12 @@ public enum Runner {
       }
       return Exit.badInput
     }
-    let reporter: Reporter = format == .json ? JSONReporter(out: out, err: err) : TextReporter(out: out, err: err)
+    let reporter: Reporter
+    switch format {
+    case .text: reporter = TextReporter(out: out, err: err)
+    case .json: reporter = JSONReporter(out: out, err: err)
+    case .md: reporter = MarkdownReporter(out: out, err: err, source: String(decoding: file.bytes, as: UTF8.self))
+    }
     let interp = Interpreter(file: file, program: prog, backend: backend, reporter: reporter, options: options)
     interp.interrupted = interrupted
     let code = interp.run()

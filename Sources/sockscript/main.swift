@@ -138,7 +138,7 @@ struct Run: ParsableCommand {
   @Flag(help: "With --backend real: run in the current network namespace (sysctl and addr add are then refused).")
   var hostNetns = false
 
-  @Option(help: "Output format: text or json (JSON Lines).")
+  @Option(help: "Output format: text, json (JSON Lines) or md (a Markdown report for an issue).")
   var format: OutputFormat = .text
 
   @Option(help: "Seed for the simulator's random choices (ephemeral ports).")

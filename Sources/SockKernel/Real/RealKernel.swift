@@ -367,6 +367,12 @@ public final class RealKernel: KernelBackend {
     return .ok
   }
 
+  public func readSysctl(_ key: String) -> String? {
+    let path = "/proc/sys/" + key.split(separator: ".").joined(separator: "/")
+    guard let text = Sys.readFile(path) else { return nil }
+    return text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).joined(separator: " ")
+  }
+
   public func addAddress(_ addr: IPAddress, prefix: Int) -> CallResult {
     if hostNetns {
       var r = CallResult.fail(.EPERM)
