@@ -1,0 +1,229 @@
+import ArgumentParser
+import SockScript
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+
+enum TestBackend: String, ExpressibleByArgument, CaseIterable {
+  case sim, real, both
+}
+
+extension BatchFormat: ExpressibleByArgument {}
+
+struct Test: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Run every .sock file under the paths, in parallel, and report pass or fail per file.",
+    discussion: """
+      Each file runs in its own process (a real-backend run in its own network
+      namespace), as many at a time as there are cores (--jobs). One line per
+      file: ok, FAIL with the first failing step, or ERROR with the first line
+      of the error; then 'N passed, M failed'. With --backend both a file
+      passes only when it passes on both. Exit 1 if any file failed or erred.
+
+      Examples:
+        sockscript test examples Tests/Scenarios
+        sockscript test --backend both --format tap examples
+      """)
+
+  @Argument(help: "Files and directories (searched recursively for *.sock).")
+  var paths: [String] = []
+
+  @Option(help: "sim, real, or both.")
+  var backend: TestBackend = .sim
+
+  @Option(help: "Output: text (a line per file) or tap (TAP version 13).")
+  var format: BatchFormat = .text
+
+  @Option(help: "Files run at a time (default: the number of cores).")
+  var jobs: Int?
+
+  @Option(help: "Seed for the simulator's random choices.")
+  var seed: UInt64 = 0
+
+  @Option(help: "How long a blocking call waits (e.g. 2s, 500ms).")
+  var timeout: String = "2s"
+
+  func validate() throws {
+    if paths.isEmpty { throw ValidationError("give the files or directories to test, e.g. 'sockscript test examples'") }
+    if let j = jobs, j < 1 { throw ValidationError("--jobs must be at least 1") }
+    try validateTimeout(timeout)
+  }
+
+  func run() throws {
+    try withOutput { out, err in
+      var files: [String] = []
+      var bad = false
+      for p in paths {
+        switch collectScenarios(p) {
+        case .success(let found):
+          if found.isEmpty { err.write("sockscript: no .sock files under '\(p)'\n") }
+          files += found
+        case .failure(let e):
+          err.write("sockscript: cannot read '\(p)': \(e.text)\n")
+          bad = true
+        }
+      }
+      if files.isEmpty { throw ExitCode(Exit.badInput) }
+      installInterruptHandler()
+      let backends = backend == .both ? ["sim", "real"] : [backend.rawValue]
+      let report = BatchReport(format: format, total: files.count, backends: backends.joined(separator: "+"))
+      out.write(report.start())
+      out.flush()
+      var jobsList: [(file: Int, backend: String)] = []
+      for i in files.indices { for b in backends { jobsList.append((i, b)) } }
+      var outcomes = Array(repeating: [BatchOutcome?](repeating: nil, count: backends.count), count: files.count)
+      var printed = 0
+      var passed = 0
+      var failed = 0
+      let width = max(1, jobs ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+      let pool = ChildPool()
+      var next = 0
+      while next < jobsList.count || pool.running > 0 {
+        while next < jobsList.count && pool.running < width && !isInterrupted() {
+          let j = jobsList[next]
+          let args = ["run", "--backend", j.backend, "--seed", String(seed), "--timeout", timeout, files[j.file]]
+          if !pool.start(args, tag: next) {
+            let o = BatchOutcome(status: .error, backend: j.backend, detail: "could not start a run: \(errnoText())")
+            outcomes[j.file][backends.firstIndex(of: j.backend)!] = o
+          }
+          next += 1
+        }
+        if isInterrupted() && pool.running == 0 { break }
+        if let done = pool.waitOne() {
+          let j = jobsList[done.tag]
+          outcomes[j.file][backends.firstIndex(of: j.backend)!] = BatchOutcome.parse(
+            exit: done.exit, out: done.out, err: done.err, backend: j.backend)
+        }
+        // Print the files that are complete, in order.
+        while printed < files.count, outcomes[printed].allSatisfy({ $0 != nil }) {
+          let r = BatchResult(file: files[printed], outcomes: outcomes[printed].map { $0! })
+          if r.passed { passed += 1 } else { failed += 1 }
+          out.write(report.result(r, number: printed + 1))
+          out.flush()
+          printed += 1
+        }
+      }
+      let interrupted = isInterrupted()
+      out.write(report.end(passed: passed, failed: failed, interrupted: interrupted))
+      out.flush()
+      if interrupted { throw ExitCode(130) }
+      if failed > 0 { throw ExitCode(Exit.failed) }
+      if bad { throw ExitCode(Exit.badInput) }
+    }
+  }
+}
+
+/// The .sock files at a path: the file itself, or every *.sock below a
+/// directory, sorted.
+func collectScenarios(_ path: String) -> Result<[String], ErrnoError> {
+  var st = stat()
+  guard stat(path, &st) == 0 else { return .failure(ErrnoError(errno)) }
+  if (st.st_mode & S_IFMT) != S_IFDIR { return .success([path]) }
+  guard let dir = opendir(path) else { return .failure(ErrnoError(errno)) }
+  var names: [String] = []
+  while let ent = readdir(dir) {
+    let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in
+      String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+    }
+    if name == "." || name == ".." { continue }
+    names.append(name)
+  }
+  closedir(dir)
+  var found: [String] = []
+  let base = path.hasSuffix("/") ? path : path + "/"
+  for name in names.sorted() {
+    let full = base + name
+    var s = stat()
+    guard stat(full, &s) == 0 else { continue }
+    if (s.st_mode & S_IFMT) == S_IFDIR {
+      if case .success(let more) = collectScenarios(full) { found += more }
+    } else if name.hasSuffix(".sock") {
+      found.append(full)
+    }
+  }
+  return .success(found)
+}
+
+struct ErrnoError: Error {
+  let code: Int32
+  init(_ code: Int32) { self.code = code }
+  var text: String { String(cString: strerror(code)) }
+}
+
+/// Children of this executable, each with its stdout and stderr in an
+/// unlinked temporary file, reaped one at a time.
+final class ChildPool {
+  struct Finished {
+    var tag: Int
+    var exit: Int32
+    var out: String
+    var err: String
+  }
+  var children: [pid_t: (tag: Int, out: Int32, err: Int32)] = [:]
+  var running: Int { children.count }
+
+  func start(_ args: [String], tag: Int) -> Bool {
+    guard let outFd = tempFile(), let errFd = tempFile() else { return false }
+    var fa = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&fa)
+    defer { posix_spawn_file_actions_destroy(&fa) }
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_adddup2(&fa, outFd, 1)
+    posix_spawn_file_actions_adddup2(&fa, errFd, 2)
+    let exe = "/proc/self/exe"
+    let argv: [UnsafeMutablePointer<CChar>?] = ([exe] + args).map { strdup($0) } + [nil]
+    defer { for p in argv { free(p) } }
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, exe, &fa, nil, argv, environ)
+    guard rc == 0 else {
+      close(outFd)
+      close(errFd)
+      errno = rc
+      return false
+    }
+    children[pid] = (tag, outFd, errFd)
+    return true
+  }
+
+  /// Waits for any child; nil when interrupted before one ended.
+  func waitOne() -> Finished? {
+    var status: Int32 = 0
+    let pid = waitpid(-1, &status, 0)
+    guard pid > 0, let c = children.removeValue(forKey: pid) else { return nil }
+    let code: Int32
+    if status & 0x7f == 0 {
+      code = (status >> 8) & 0xff
+    } else {
+      code = -(status & 0x7f)
+    }
+    let f = Finished(tag: c.tag, exit: code, out: readAll(c.out), err: readAll(c.err))
+    close(c.out)
+    close(c.err)
+    return f
+  }
+
+  func tempFile() -> Int32? {
+    var template = Array("/tmp/sockscript-test-XXXXXX".utf8CString)
+    let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+    guard fd >= 0 else { return nil }
+    // Other children must not inherit it; dup2 onto 1 and 2 clears the flag there.
+    _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+    template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+    return fd
+  }
+
+  func readAll(_ fd: Int32) -> String {
+    lseek(fd, 0, SEEK_SET)
+    var bytes: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+      let n = read(fd, &buf, buf.count)
+      if n <= 0 { break }
+      bytes += buf[0..<n]
+    }
+    return String(decoding: bytes, as: UTF8.self)
+  }
+}
