@@ -228,13 +228,7 @@ public final class Interpreter {
 
   func info(_ s: Stmt) -> StmtInfo {
     if s.id < infos.count, let i = infos[s.id] { return i }
-    var indexed = false
-    switch s.kind {
-    case .socket(let r, _, _), .setopt(let r, _, _), .bind(let r, _), .listen(let r, _), .connect(let r, _), .accept(let r, _),
-      .send(let r, _), .recv(let r, _), .sendto(let r, _, _), .recvfrom(let r), .shutdown(let r, _), .close(let r):
-      indexed = r.index != nil
-    default: break
-    }
+    let indexed = Exported.indexed(s)
     let expected = s.isCall ? (s.result.map { $0.names.map(\.0).joined(separator: "|") } ?? "ok") : nil
     let i = StmtInfo(file: file.name, line: file.line(of: s.span.start), text: file.text(s.span), op: s.keyword, expected: expected, indexed: indexed)
     if s.id >= infos.count { infos += [StmtInfo?](repeating: nil, count: s.id - infos.count + 1) }

@@ -8,26 +8,8 @@ final class DifferentialTests: XCTestCase {
   static var suite: [URL] { Paths.files("Tests/Scenarios") + Paths.files("examples") }
 
   /// Runs `sockscript diff` on each file, four processes at a time.
-  final class Results: @unchecked Sendable {
-    var items: [(URL, Exec)?]
-    init(_ n: Int) { items = Array(repeating: nil, count: n) }
-  }
-
   func diffAll(_ files: [URL], extra: [String] = []) throws -> [(URL, Exec)] {
-    let results = Results(files.count)
-    let lock = NSLock()
-    let queue = OperationQueue()
-    queue.maxConcurrentOperationCount = 4
-    for (i, f) in files.enumerated() {
-      queue.addOperation {
-        let r = (try? sockscript(["diff"] + extra + [f.path])) ?? Exec(code: -1, out: "", err: "could not start")
-        lock.lock()
-        results.items[i] = (f, r)
-        lock.unlock()
-      }
-    }
-    queue.waitUntilAllOperationsAreFinished()
-    return results.items.map { $0! }
+    parallelMap(files) { f in (f, (try? sockscript(["diff"] + extra + [f.path])) ?? Exec(code: -1, out: "", err: "could not start")) }
   }
 
   func testSimulatorAgreesWithTheRealKernel() throws {

@@ -32,8 +32,37 @@ enum Paths {
 }
 
 func sockscript(_ args: [String], stdin: String? = nil) throws -> Exec {
+  try execute(Paths.binary, args, stdin: stdin)
+}
+
+/// Runs `items` through `body`, `width` at a time, results in input order.
+final class ParallelResults<R>: @unchecked Sendable {
+  var items: [R?]
+  init(_ n: Int) { items = Array(repeating: nil, count: n) }
+}
+
+func parallelMap<T, R>(_ items: [T], width: Int = 4, _ body: @escaping @Sendable (T) -> R) -> [R] {
+  let results = ParallelResults<R>(items.count)
+  let lock = NSLock()
+  let queue = OperationQueue()
+  queue.maxConcurrentOperationCount = width
+  for (i, item) in items.enumerated() {
+    nonisolated(unsafe) let it = item
+    queue.addOperation {
+      let r = body(it)
+      lock.lock()
+      results.items[i] = r
+      lock.unlock()
+    }
+  }
+  queue.waitUntilAllOperationsAreFinished()
+  return results.items.map { $0! }
+}
+
+/// Runs a program (from the package root) and collects its output.
+func execute(_ program: URL, _ args: [String], stdin: String? = nil) throws -> Exec {
   let p = Process()
-  p.executableURL = Paths.binary
+  p.executableURL = program
   p.arguments = args
   p.currentDirectoryURL = Paths.root
   let out = Pipe()

@@ -305,7 +305,11 @@ public final class RealKernel: KernelBackend {
     var res = call(id, mayBlock: true) { r in
       Sys.withSockaddr(ep) { sa, len in data.withUnsafeBytes { Glibc.sendto(r.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL), sa, len) } }
     }
-    if res.isOK { res.remote = ep }
+    if res.isOK, let r = rec(id) {
+      // The source the datagram left from (an unbound socket was just autobound).
+      res.local = Sys.name(r.fd, peer: false)
+      res.remote = ep
+    }
     return res
   }
 
