@@ -210,7 +210,7 @@ enum CRuntime {
       return (int)v.i;
     }
 
-    RT val v_arith(char op, val x, val y, int line, int col) {
+    RT val arith(char op, val x, val y, int line, int col) {
       if (op == '+') {
         if (x.t == V_STR || y.t == V_STR) {
           const char *a = text(x), *b = text(y);
@@ -247,7 +247,7 @@ enum CRuntime {
       }
     }
 
-    RT val v_compare(const char *op, val x, val y, int line, int col) {
+    RT val compare(const char *op, val x, val y, int line, int col) {
       if (!strcmp(op, "==")) return v_bool(v_equal(x, y, line, col));
       if (!strcmp(op, "!=")) return v_bool(!v_equal(x, y, line, col));
       if (!((x.t == V_INT && y.t == V_INT) || (x.t == V_DUR && y.t == V_DUR)))
@@ -258,9 +258,9 @@ enum CRuntime {
       return v_bool(x.i >= y.i);
     }
 
-    RT val v_in_range(long long x, long long lo, long long hi) { return v_bool(x >= lo && x <= hi); }
+    RT int in_range(long long x, long long lo, long long hi) { return x >= lo && x <= hi; }
 
-    RT val v_neg(val x, int line, int col) {
+    RT val neg(val x, int line, int col) {
       if (x.t != V_INT) rt_error(line, col, "cannot negate a %s", type_name(x));
       return v_int(-x.i);
     }

@@ -1,0 +1,197 @@
+import SockKernel
+import SockSyntax
+
+/// The two export languages: C and Python share the runtime's function
+/// names (as_int, prop, mk_ep, ...), so one writer renders expressions,
+/// endpoints and socket names for both, differing only in literals.
+enum Dialect {
+  case c, python
+}
+
+/// What the C and Python exports decide alike: positions, variables,
+/// expressions, endpoints, socket names, option arguments, accepted results.
+struct ExportWriter {
+  let file: SourceFile
+  let dialect: Dialect
+  /// Names a `let` or a `repeat ... as` binds: variables in the program.
+  let variables: Set<String>
+
+  init(file: SourceFile, program: Program, dialect: Dialect) {
+    self.file = file
+    self.dialect = dialect
+    var vars: Set<String> = []
+    func collect(_ stmts: [Stmt]) {
+      for s in stmts {
+        switch s.kind {
+        case .letVar(let w, _): vars.insert(w.text)
+        case .repeatLoop(_, let v, let body):
+          vars.insert(v?.text ?? "i")
+          collect(body)
+        default: break
+        }
+      }
+    }
+    collect(program.statements)
+    variables = vars
+  }
+
+  func pos(_ span: Span) -> String {
+    let l = file.location(of: span.start)
+    return "\(l.line), \(l.column)"
+  }
+
+  func line(_ s: Stmt) -> Int { file.location(of: s.span.start).line }
+
+  func text(_ span: Span) -> String { file.text(span) }
+
+  func literal(_ s: String) -> String { dialect == .c ? CExporter.literal(s) : PythonExporter.literal(s) }
+
+  func bool(_ b: Bool) -> String { dialect == .c ? (b ? "1" : "0") : (b ? "True" : "False") }
+
+  func int(_ e: Expr) -> String { "as_int(\(expr(e)), \(pos(e.span)))" }
+
+  /// The slot of a socket name (`c`, `c[i+1]`).
+  func slot(_ r: SockRef, creating: Bool) -> String {
+    "S(\(literal(r.name)), \(bool(r.index != nil)), \(r.index.map(int) ?? "0"), \(bool(creating)), \(pos(r.span)))"
+  }
+
+  /// Whether the statement names its socket with an index (the transcript
+  /// then shows the resolved name, `[c[3]]`).
+  static func indexed(_ s: Stmt) -> Bool {
+    switch s.kind {
+    case .socket(let r, _, _), .setopt(let r, _, _), .bind(let r, _), .listen(let r, _), .connect(let r, _), .accept(let r, _),
+      .send(let r, _), .recv(let r, _), .sendto(let r, _, _), .recvfrom(let r), .shutdown(let r, _), .close(let r):
+      return r.index != nil
+    default:
+      return false
+    }
+  }
+
+  /// The accepted results of a call: canonical errno names or "ok", whether
+  /// `any` is among them, and the `=>` as written.
+  static func accepted(_ s: Stmt) -> (codes: [String], any: Bool, written: String) {
+    guard let spec = s.result else { return (["ok"], false, "ok") }
+    var codes: [String] = []
+    var any = false
+    for (n, _) in spec.names {
+      if n == "any" {
+        any = true
+      } else if n == "ok" {
+        codes.append("ok")
+      } else if let e = Errno(name: n) {
+        codes.append(e.name)
+      }
+    }
+    return (codes, any, spec.names.map(\.0).joined(separator: "|"))
+  }
+
+  /// A bare word such as `on`, `off` (when no variable has that name).
+  func isWord(_ e: Expr, _ w: String) -> Bool {
+    if case .name(let n) = e.kind, n == w, !variables.contains(n) { return true }
+    return false
+  }
+
+  /// setopt's arguments as the runtime's c_setopt takes them: the value, a
+  /// second value (local_port_range's hi), the device name, and a check to
+  /// run first (linger's seconds).
+  func optionArgs(_ opt: Word, _ args: [Expr]) -> (v: String, v2: String, dev: String, lingerCheck: (value: String, pos: String)?) {
+    switch opt.text {
+    case "linger":
+      let a = args[0]
+      return (isWord(a, "off") ? "-1" : int(a), "0", "\"\"", (isWord(a, "off") ? "-1" : int(a), pos(a.span)))
+    case "local_port_range":
+      return ("port_arg(\(expr(args[0])), \(pos(args[0].span)))", "port_arg(\(expr(args[1])), \(pos(args[1].span)))", "\"\"", nil)
+    case "bindtodevice":
+      let a = args[0]
+      if case .name(let n) = a.kind, !variables.contains(n) { return ("1", "0", literal(n), nil) }
+      return ("1", "0", "text(\(expr(a)))", nil)
+    default:
+      guard let a = args.first, !isWord(a, "on") else { return ("1", "0", "\"\"", nil) }
+      if isWord(a, "off") { return ("0", "0", "\"\"", nil) }
+      return ("flag_of(\(expr(a)), \(literal(opt.text)), \(pos(a.span)))", "0", "\"\"", nil)
+    }
+  }
+
+  func endpoint(_ ep: EndpointSyntax) -> String {
+    if case .inHost = ep.port, case .expr(let e) = ep.host {
+      return "whole_ep(\(expr(e)), \(pos(ep.hostSpan)))"
+    }
+    let host: String
+    switch ep.host {
+    case .ipv4(let s), .ipv6(let s): host = dialect == .c ? "v_addr(\(literal(s))).a" : "addr_literal(\(literal(s)))"
+    case .expr(let e): host = "as_addr(\(expr(e)), \(pos(e.span)))"
+    }
+    let port: String
+    switch ep.port {
+    case .number(let p): port = "\(p)"
+    case .expr(let e): port = int(e)
+    case .inHost: port = "0"
+    }
+    return "mk_ep(\(host), \(port), \(pos(ep.portSpan)))"
+  }
+
+  /// A value of the language, as the runtime represents it.
+  func expr(_ e: Expr) -> String {
+    let c = dialect == .c
+    switch e.kind {
+    case .int(let i): return c ? "v_int(\(i)LL)" : "\(i)"
+    case .string(let s): return c ? "v_str(\(literal(s)))" : literal(s)
+    case .duration(let ms): return c ? "v_dur(\(ms)LL)" : "Dur(\(ms))"
+    case .ipv4(let s), .ipv6(let s): return c ? "v_addr(\(literal(s)))" : "addr_literal(\(literal(s)), \(pos(e.span)))"
+    case .endpoint(let ep): return endpoint(ep)
+    case .name(let n):
+      let fallback: String
+      if n == "ok" {
+        fallback = c ? "v_res(0)" : "Res(0)"
+      } else if let st = SockState(rawValue: n) {
+        fallback = state(st)
+      } else if let er = Errno(name: n) {
+        fallback = c ? "v_res(\(er.name))" : "Res(_errno.\(er.name))"
+      } else {
+        fallback = c ? "rt_unknown_name(\(literal(n)), \(pos(e.span)))" : "unknown_name(\(literal(n)), \(pos(e.span)))()"
+      }
+      guard variables.contains(n) else { return fallback }
+      return c ? "(var_\(n).t != V_UNSET ? var_\(n) : \(fallback))" : "var(\(literal(n)), lambda: \(fallback))"
+    case .property(let r, let p, let span):
+      return "prop(\(slot(r, creating: false)), \(literal(p)), \(pos(span)))"
+    case .call(_, let args):
+      if case .name(let n)? = args.first?.kind, let st = SockState(rawValue: n) {
+        return c ? "count_state(S_\(st.rawValue))" : "count_state(\(SockState.allCases.firstIndex(of: st)!))"
+      }
+      return c ? "rt_unknown_name(\"count\", \(pos(e.span)))" : "unknown_name(\"count\", \(pos(e.span)))()"
+    case .unary(.neg, let a):
+      return "neg(\(expr(a)), \(pos(a.span)))"
+    case .unary(.not, let a):
+      let b = "as_bool(\(expr(a)), \(pos(a.span)), \"'not' needs a comparison\")"
+      return c ? "v_bool(!\(b))" : "(not \(b))"
+    case .inRange(let a, let lo, let hi):
+      let call = "in_range(\(int(a)), \(int(lo)), \(int(hi)))"
+      return c ? "v_bool(\(call))" : call
+    case .binary(let op, let a, let b):
+      switch op {
+      case .and, .or:
+        let what = literal("'\(op.rawValue)' needs comparisons on both sides")
+        let x = "as_bool(\(expr(a)), \(pos(a.span)), \(what))"
+        let y = "as_bool(\(expr(b)), \(pos(b.span)), \(what))"
+        return c ? "v_bool(\(x) \(op == .and ? "&&" : "||") \(y))" : "(\(x) \(op.rawValue) \(y))"
+      case .eq, .ne, .lt, .le, .gt, .ge:
+        return "compare(\"\(op.rawValue)\", \(expr(a)), \(expr(b)), \(pos(e.span)))"
+      default:
+        return "arith(\(c ? "'\(op.rawValue)'" : "\"\(op.rawValue)\""), \(expr(a)), \(expr(b)), \(pos(e.span)))"
+      }
+    }
+  }
+
+  func state(_ st: SockState) -> String {
+    dialect == .c ? "v_state(S_\(st.rawValue))" : "State(\(SockState.allCases.firstIndex(of: st)!))"
+  }
+
+  /// For a failed `expect`: the operands to show, as in the transcript.
+  func explainOperands(_ e: Expr) -> [Expr] {
+    switch e.kind {
+    case .binary(let op, let a, let b) where [.eq, .ne, .lt, .le, .gt, .ge].contains(op): return [a, b]
+    case .inRange(let a, _, _): return [a]
+    default: return []
+    }
+  }
+}
