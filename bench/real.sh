@@ -4,6 +4,8 @@
 # release binary and by bench/realbench.c, each creating its own network
 # namespace and printing one line per call to a file. Median of 5
 # whole-process runs. Needs root. Usage: bench/real.sh [runs] [iterations]
+# PIN=N runs both programs on CPU N only (taskset): steadier figures on a
+# small VM, where the two programs otherwise land on either core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
@@ -21,10 +23,12 @@ printf 'repeat %d {\n  socket a\n  bind a 127.0.0.1:0\n  close a\n}\n' "$n" > "$
 # The two programs run alternately, so drift in the machine's load hits both.
 ctimes=()
 stimes=()
+pin=()
+[ -n "${PIN:-}" ] && pin=(taskset -c "$PIN")
 ms() {
   local t0 t1
   t0=$(date +%s%N)
-  "$@" > "$work/out.txt"
+  "${pin[@]}" "$@" > "$work/out.txt"
   t1=$(date +%s%N)
   echo $(( (t1 - t0) / 1000000 ))
 }

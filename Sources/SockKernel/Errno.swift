@@ -50,7 +50,13 @@ public enum Errno: Int32, CaseIterable, Sendable, CustomStringConvertible {
   case ESHUTDOWN = 108
   case EHOSTDOWN = 112
 
-  public var name: String { Errno.names[self]! }
+  public var name: String { Errno.byCode[Int(rawValue)]! }
+  /// Names by errno value: an array lookup (the transcript names one per call).
+  static let byCode: [String?] = {
+    var t = [String?](repeating: nil, count: 128)
+    for (e, n) in names { t[Int(e.rawValue)] = n }
+    return t
+  }()
   public var description: String { name }
 
   static let names: [Errno: String] = [

@@ -4,10 +4,17 @@ import SockKernel
 public protocol OutputSink: AnyObject {
   func write(_ s: String)
   func writeBytes(_ b: [UInt8])
+  /// Lets `body` append bytes in place (a buffered sink hands out its buffer).
+  func appending(_ body: (inout [UInt8]) -> Void)
 }
 
 extension OutputSink {
   public func writeBytes(_ b: [UInt8]) { write(String(decoding: b, as: UTF8.self)) }
+  public func appending(_ body: (inout [UInt8]) -> Void) {
+    var b: [UInt8] = []
+    body(&b)
+    writeBytes(b)
+  }
 }
 
 public final class StringSink: OutputSink {
@@ -34,7 +41,6 @@ public final class TextReporter: Reporter {
   let out: OutputSink
   let err: OutputSink
   var firstFailLine: Int?
-  var line: [UInt8] = []
   public var wantsTime: Bool { false }
   public init(out: OutputSink, err: OutputSink) {
     self.out = out
@@ -57,46 +63,45 @@ public final class TextReporter: Reporter {
       prefix = Array(p.utf8)
       e.info.cache = prefix
     }
-    // One reused buffer: no allocation per transcript line.
-    line.removeAll(keepingCapacity: true)
-    line.append(contentsOf: prefix)
-    func put(_ s: String) { line.append(contentsOf: s.utf8) }
-    if e.isCall {
-      let r = e.errno?.name ?? "ok"
-      put(r)
-      if !e.pass {
-        put("  FAIL: expected ")
-        put(e.expected ?? "ok")
-      } else if e.errno != nil {
-        put(" (expected)")
-      }
-      if e.info.showsPair, let l = e.local, let rm = e.remote {
-        put("  ")
-        l.write(to: &line)
-        put(" -> ")
-        rm.write(to: &line)
-      } else if e.errno == nil, e.info.showsLocal, let l = e.local {
-        put("  ")
-        l.write(to: &line)
-      }
-    } else if e.op == "expect" {
-      put(e.pass ? "holds" : "FAIL: \(e.detail ?? "false")")
-    } else if let d = e.detail {
-      put(e.op == "let" ? "= \(d)" : d)
-    }
-    if e.info.indexed, let n = e.socket {
-      put("  [")
-      put(n)
-      put("]")
-    }
     if !e.pass && firstFailLine == nil { firstFailLine = e.line }
-    line.append(10)
-    if let w = e.why {
-      put("      why: ")
-      put(w)
+    // Straight into the sink's buffer: no intermediate line.
+    out.appending { line in
+      line.append(contentsOf: prefix)
+      func put(_ s: String) { line.append(contentsOf: s.utf8) }
+      if e.isCall {
+        put(e.errno?.name ?? "ok")
+        if !e.pass {
+          put("  FAIL: expected ")
+          put(e.expected ?? "ok")
+        } else if e.errno != nil {
+          put(" (expected)")
+        }
+        if e.info.showsPair, let l = e.local, let rm = e.remote {
+          put("  ")
+          l.write(to: &line)
+          put(" -> ")
+          rm.write(to: &line)
+        } else if e.errno == nil, e.info.showsLocal, let l = e.local {
+          put("  ")
+          l.write(to: &line)
+        }
+      } else if e.op == "expect" {
+        put(e.pass ? "holds" : "FAIL: \(e.detail ?? "false")")
+      } else if let d = e.detail {
+        put(e.op == "let" ? "= \(d)" : d)
+      }
+      if e.info.indexed, let n = e.socket {
+        put("  [")
+        put(n)
+        put("]")
+      }
       line.append(10)
+      if let w = e.why {
+        put("      why: ")
+        put(w)
+        line.append(10)
+      }
     }
-    out.writeBytes(line)
   }
 
   public func printed(_ values: [Value]) {

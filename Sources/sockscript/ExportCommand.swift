@@ -10,6 +10,7 @@ import SockSyntax
 
 struct Export: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "export",
     abstract: "Turn a scenario into a standalone program for a bug report.",
     subcommands: [ExportC.self, ExportPython.self])
 }

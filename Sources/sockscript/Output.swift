@@ -22,6 +22,10 @@ final class StreamSink: OutputSink {
     buffer.append(contentsOf: b)
     if buffer.count >= 1 << 16 { flush() }
   }
+  func appending(_ body: (inout [UInt8]) -> Void) {
+    body(&buffer)
+    if buffer.count >= 1 << 16 { flush() }
+  }
   func flush() {
     if !buffer.isEmpty {
       buffer.withUnsafeBytes { _ = fwrite($0.baseAddress, 1, $0.count, stream) }

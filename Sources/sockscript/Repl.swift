@@ -101,6 +101,7 @@ func defaultHistoryPath() -> String? {
 
 struct Repl: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "repl",
     abstract: "Explore interactively, call by call (also: 'sockscript' with no arguments on a terminal).",
     discussion: """
       Every statement works at the prompt; a 'repeat {' continues on the next lines.

@@ -15,6 +15,7 @@ extension BatchFormat: ExpressibleByArgument {}
 
 struct Test: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "test",
     abstract: "Run every .sock file under the paths, in parallel, and report pass or fail per file.",
     discussion: """
       Each file runs in its own process (a real-backend run in its own network

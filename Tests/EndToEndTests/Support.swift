@@ -31,8 +31,8 @@ enum Paths {
   }
 }
 
-func sockscript(_ args: [String], stdin: String? = nil) throws -> Exec {
-  try execute(Paths.binary, args, stdin: stdin)
+func sockscript(_ args: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Exec {
+  try execute(Paths.binary, args, stdin: stdin, environment: environment)
 }
 
 /// Runs `items` through `body`, `width` at a time, results in input order.
@@ -60,8 +60,9 @@ func parallelMap<T, R>(_ items: [T], width: Int = 4, _ body: @escaping @Sendable
 }
 
 /// Runs a program (from the package root) and collects its output.
-func execute(_ program: URL, _ args: [String], stdin: String? = nil) throws -> Exec {
+func execute(_ program: URL, _ args: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Exec {
   let p = Process()
+  if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
   p.executableURL = program
   p.arguments = args
   p.currentDirectoryURL = Paths.root
