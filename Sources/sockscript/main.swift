@@ -94,8 +94,10 @@ struct Sockscript: ParsableCommand {
       inline ('=> EADDRINUSE'). It runs on a simulated Linux 6.18 kernel with
       virtual time, where every refusal comes with a 'why:' line, or with
       --backend real on this machine's kernel in a private network namespace;
-      'diff' compares the two. With no arguments on a terminal, sockscript
-      starts the REPL.
+      'diff' compares the two. 'test' runs whole folders of scenarios (TAP
+      with --format tap); 'run --format md' writes a report for an issue
+      tracker and 'export c|python' a standalone program that reproduces the
+      scenario. With no arguments on a terminal, sockscript starts the REPL.
 
       Exit codes: 0 every expectation held (diff: the backends agree),
       1 an expectation failed (diff: they differ), 2 bad input (usage, syntax,
