@@ -40,7 +40,9 @@ public final class MarkdownReporter: Reporter {
     out.write("| backend | \(backend.backendName) |\n")
     out.write("| kernel | \(backend.kernelName) |\n")
     out.write("| seed | \(seed) |\n")
-    out.write("| reproduce | `sockscript run --backend \(backend.backendName) --seed \(seed) \(file)` |\n\n")
+    // An inline script is repeated in the command, quoted for a POSIX shell.
+    let target = file == "-e" ? "-e '\(source.split(separator: "\n").joined(separator: "; ").replacingQuotes())'" : file
+    out.write("| reproduce | `\(Self.code("sockscript run --backend \(backend.backendName) --seed \(seed) \(target)"))` |\n\n")
     out.write("### Scenario\n\n")
     let fence = Self.fence(for: source)
     out.write("\(fence)sock\n\(source)\(source.hasSuffix("\n") ? "" : "\n")\(fence)\n\n")
@@ -175,6 +177,13 @@ public final class MarkdownReporter: Reporter {
 }
 
 extension String {
+  /// For inside single quotes in a shell: ' becomes '\''.
+  fileprivate func replacingQuotes() -> String {
+    var o = ""
+    for ch in self { if ch == "'" { o += "'\\''" } else { o.append(ch) } }
+    return o
+  }
+
   fileprivate func replacingBackticks() -> String {
     String(map { $0 == "`" ? "'" : $0 })
   }

@@ -28,6 +28,10 @@ final class MarkdownReportTests: XCTestCase {
     XCTAssertEqual(r.code, 1)
     XCTAssertTrue(r.out.contains(#"| `connect a 127.0.0.1:9 => ok\|EAGAIN` | ok\|EAGAIN | ECONNREFUSED **FAIL** |"#), r.out)
     XCTAssertTrue(r.out.contains("| `net.ipv4.tcp_tw_reuse` | `0` | set by the scenario |"), r.out)
+    // An inline script is repeated in the command that reproduces it.
+    XCTAssertTrue(
+      r.out.contains(#"| reproduce | `sockscript run --backend sim --seed 0 -e 'sysctl net.ipv4.tcp_tw_reuse = 0; socket a; connect a 127.0.0.1:9 => ok\|EAGAIN'` |"#),
+      r.out)
     XCTAssertTrue(r.out.hasSuffix("**FAIL**: 1 of 3 expectations failed (backend sim, kernel sim linux-6.18).\n"), r.out)
   }
 
