@@ -181,3 +181,24 @@ extension ExportTests {
     XCTAssertEqual(imports, ["ctypes", "errno", "fcntl", "os", "socket", "struct", "sys", "time"])
   }
 }
+
+extension ExportTests {
+  /// `show` in an exported program lists the namespace's sockets (sock_diag)
+  /// with the scenario's names for those it holds.
+  func testShowNamesTheScenariosSockets() throws {
+    let sock = dir.appendingPathComponent("show.sock")
+    try "socket srv\nbind srv 127.0.0.1:8080\nlisten srv\nsocket c\nconnect c 127.0.0.1:8080\nshow\n".write(
+      to: sock, atomically: true, encoding: .utf8)
+    guard case .success(let bin) = build(sock, name: "show") else { return XCTFail("no program") }
+    let py = dir.appendingPathComponent("show.py")
+    XCTAssertEqual(try sockscript(["export", "python", sock.path, "-o", py.path]).code, 0)
+    for r in [try execute(bin, []), try execute(URL(fileURLWithPath: "/usr/bin/env"), ["python3", py.path])] {
+      XCTAssertEqual(r.code, 0, r.out + r.err)
+      let rows = r.out.split(separator: "\n").filter { $0.hasPrefix("      ") }.map { $0.split(separator: " ").map(String.init) }
+      XCTAssertEqual(rows.first, ["NAME", "PROTO", "STATE", "LOCAL", "REMOTE"], r.out)
+      XCTAssertTrue(rows.contains(["srv", "tcp", "LISTEN", "127.0.0.1:8080", "*"]), r.out)
+      XCTAssertTrue(rows.contains { $0.first == "c" && $0[2] == "ESTABLISHED" && $0[4] == "127.0.0.1:8080" }, r.out)
+      XCTAssertTrue(rows.contains { $0.first == "-" && $0[2] == "ESTABLISHED" && $0[3] == "127.0.0.1:8080" }, "the unaccepted end: \(r.out)")
+    }
+  }
+}

@@ -895,15 +895,21 @@ enum CRuntime {
     RT void show_table(void) {
       g_statements++;
       dump_all();
-      printf("      PROTO  STATE        LOCAL                          REMOTE\n");
+      printf("      NAME         PROTO  STATE        LOCAL                          REMOTE\n");
       for (int k = 0; k < g_nrows; k++) {
         diag_row *row = &g_rows[k];
+        /* The scenario's name for the socket, when a descriptor of ours holds it. */
+        const char *name = "-";
+        for (int j = 0; j < nslots && row->inode; j++) {
+          slot *sl = &slots[j];
+          if (sl->id >= 0 && recs[sl->id].open && (unsigned)recs[sl->id].inode == row->inode) name = sl->name;
+        }
         int s = row->tcp ? from_tcp_state(row->state) : (row->state == 1 ? S_ESTABLISHED : S_BOUND);
         if (s == S_CLOSED) s = S_BOUND;
         char l[96], r[96];
         ep_text(row->l.a, (int)row->l.i, l, sizeof l);
         if (row->r.i == 0) snprintf(r, sizeof r, "*"); else ep_text(row->r.a, (int)row->r.i, r, sizeof r);
-        printf("      %-6s %-12s %-30s %s\n", row->tcp ? "tcp" : "udp", state_names[s], l, r);
+        printf("      %-12s %-6s %-12s %-30s %s\n", name, row->tcp ? "tcp" : "udp", state_names[s], l, r);
       }
     }
 

@@ -708,10 +708,13 @@ enum PythonRuntime {
 
     def show_table():
         STATS["statements"] += 1
-        print("      PROTO  STATE        LOCAL                          REMOTE")
+        # The scenario's name for a socket, when a descriptor of ours holds it.
+        names = {sl.rec.inode & 0xFFFFFFFF: name for name, sl in SLOTS.items() if sl.rec is not None and sl.rec.open}
+        print("      NAME         PROTO  STATE        LOCAL                          REMOTE")
         for tcp, st, l, rm, inode in dump_all():
             s = from_tcp_state(st) if tcp else (5 if st == 1 else 1)
-            print("      %-6s %-12s %-30s %s" % ("tcp" if tcp else "udp", STATES[s or 1], text(l), "*" if rm.port == 0 else text(rm)))
+            name = names.get(inode, "-") if inode else "-"
+            print("      %-12s %-6s %-12s %-30s %s" % (name, "tcp" if tcp else "udp", STATES[s or 1], text(l), "*" if rm.port == 0 else text(rm)))
 
 
     # ---- the transcript --------------------------------------------------------
