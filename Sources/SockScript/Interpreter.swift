@@ -228,7 +228,7 @@ public final class Interpreter {
 
   func info(_ s: Stmt) -> StmtInfo {
     if s.id < infos.count, let i = infos[s.id] { return i }
-    let indexed = ExportWriter.indexed(s)
+    let indexed = s.socketRef?.index != nil
     let expected = s.isCall ? (s.result.map { $0.names.map(\.0).joined(separator: "|") } ?? "ok") : nil
     let i = StmtInfo(file: file.name, line: file.line(of: s.span.start), text: file.text(s.span), op: s.keyword, expected: expected, indexed: indexed)
     if s.id >= infos.count { infos += [StmtInfo?](repeating: nil, count: s.id - infos.count + 1) }

@@ -157,6 +157,17 @@ public final class Stmt: Equatable, @unchecked Sendable {
     }
   }
 
+  /// The socket the statement acts on (`accept`: the listener), if any.
+  public var socketRef: SockRef? {
+    switch kind {
+    case .socket(let r, _, _), .setopt(let r, _, _), .bind(let r, _), .listen(let r, _), .connect(let r, _), .accept(let r, _),
+      .send(let r, _), .recv(let r, _), .sendto(let r, _, _), .recvfrom(let r), .shutdown(let r, _), .close(let r):
+      return r
+    default:
+      return nil
+    }
+  }
+
   /// Whether the statement is a call with a result (may carry `=> RESULT`).
   public var isCall: Bool {
     switch kind {

@@ -66,22 +66,22 @@ public struct CExporter {
     emit("}")
   }
 
-  /// A call: the statement's socket as `s` (and its record as `r`), the
-  /// call, and the step that checks its result.
-  mutating func call(_ s: Stmt, socket: SockRef?, _ body: String, pair: Bool = false, local: Bool = false, pre: [String] = []) {
+  /// A call: the statement's socket as `s` (and, unless the call creates
+  /// it, its record as `r`), the call, and the step that checks its result.
+  mutating func call(_ s: Stmt, creating: Bool = false, _ body: String, pair: Bool = false, local: Bool = false, pre: [String] = []) {
     let (names, any, written) = ExportWriter.accepted(s)
     let codes = names.isEmpty ? ["-1"] : names.map { $0 == "ok" ? "0" : $0 }  // `=> any` alone: none listed
     open(s)
     emit("static const int acc[] = {\(codes.joined(separator: ", "))};")
-    if let r = socket {
-      emit("slot *s = \(w.slot(r, creating: false));")
-      emit("rec *r = target(s, \(w.pos(r.span)));")
+    if let r = s.socketRef {
+      emit("slot *s = \(w.slot(r, creating: creating));")
+      if !creating { emit("rec *r = target(s, \(w.pos(r.span)));") }
     }
     for p in pre { emit(p) }
     emit("int e = \(body);")
-    let flags = "\(pair ? 1 : 0), \(local ? 1 : 0), \(ExportWriter.indexed(s) ? 1 : 0)"
+    let flags = "\(pair ? 1 : 0), \(local ? 1 : 0), \(s.socketRef?.index != nil ? 1 : 0)"
     emit(
-      "step(\(w.line(s)), \(Self.literal(w.text(s.span))), \(socket == nil ? "NULL" : "s"), e, acc, \(codes.count), \(any ? 1 : 0), \(Self.literal(written)), \(flags));"
+      "step(\(w.line(s)), \(Self.literal(w.text(s.span))), \(s.socketRef == nil ? "NULL" : "s"), e, acc, \(codes.count), \(any ? 1 : 0), \(Self.literal(written)), \(flags));"
     )
     close()
   }
@@ -89,19 +89,12 @@ public struct CExporter {
   mutating func statement(_ s: Stmt) {
     let text = Self.literal(w.text(s.span))
     switch s.kind {
-    case .socket(let r, let proto, let uid):
+    case .socket(_, let proto, let uid):
       let kind = SocketKind(name: proto?.text ?? "tcp") ?? SocketKind(.tcp, .inet)
-      let (names, any, written) = ExportWriter.accepted(s)
-      let codes = names.isEmpty ? ["-1"] : names.map { $0 == "ok" ? "0" : $0 }
-      open(s)
-      emit("static const int acc[] = {\(codes.joined(separator: ", "))};")
-      emit("slot *s = \(w.slot(r, creating: true));")
-      emit(
-        "int e = c_socket(s, \(kind.transport == .tcp ? 1 : 0), \(kind.family == .inet6 ? 1 : 0), \(uid.map(w.int) ?? "0"), \(w.pos(s.keywordSpan)));")
-      emit(
-        "step(\(w.line(s)), \(text), s, e, acc, \(codes.count), \(any ? 1 : 0), \(Self.literal(written)), 0, 0, \(ExportWriter.indexed(s) ? 1 : 0));")
-      close()
-    case .setopt(let r, let opt, let args):
+      call(
+        s, creating: true,
+        "c_socket(s, \(kind.transport == .tcp ? 1 : 0), \(kind.family == .inet6 ? 1 : 0), \(uid.map(w.int) ?? "0"), \(w.pos(s.keywordSpan)))")
+    case .setopt(_, let opt, let args):
       let a = w.optionArgs(opt, args)
       var pre: [String] = []
       var v = a.v
@@ -109,27 +102,27 @@ public struct CExporter {
         pre = ["long long secs = \(check.value);", "if (secs < 0) rt_error(\(check.pos), \"linger needs 0 or more seconds\");"]
         v = "secs"
       }
-      call(s, socket: r, "c_setopt(r, \(Self.literal(opt.text)), \(v), \(a.v2), \(a.dev))", pre: pre)
-    case .bind(let r, let ep):
-      call(s, socket: r, "c_bind(r, ep)", local: true, pre: ["val ep = \(w.endpoint(ep));"])
-    case .listen(let r, let backlog):
-      call(s, socket: r, "c_listen(r, \(backlog.map { "1, \(w.int($0))" } ?? "0, 0"))", local: true)
-    case .connect(let r, let ep):
-      call(s, socket: r, "c_connect(r, ep)", pair: true, pre: ["val ep = \(w.endpoint(ep));"])
-    case .accept(let l, let n):
-      call(s, socket: l, "c_accept(r, ns)", pair: true, pre: ["slot *ns = \(w.slot(n, creating: true));"])
-    case .send(let r, let data):
-      call(s, socket: r, "c_send(r, d)", pre: ["val d = \(w.expr(data));"])
-    case .recv(let r, let n):
-      call(s, socket: r, "c_recv(r, s, \(n.map { "1, \(w.int($0)), \(w.pos($0.span))" } ?? "0, 0, 0, 0"))")
-    case .sendto(let r, let ep, let data):
-      call(s, socket: r, "c_sendto(r, ep, d)", pair: true, pre: ["val ep = \(w.endpoint(ep));", "val d = \(w.expr(data));"])
-    case .recvfrom(let r):
-      call(s, socket: r, "c_recvfrom(r, s)")
-    case .shutdown(let r, let how):
-      call(s, socket: r, "c_shutdown(r, \(how.text == "rd" ? "SHUT_RD" : how.text == "wr" ? "SHUT_WR" : "SHUT_RDWR"))")
-    case .close(let r):
-      call(s, socket: r, "c_close(r)")
+      call(s, "c_setopt(r, \(Self.literal(opt.text)), \(v), \(a.v2), \(a.dev))", pre: pre)
+    case .bind(_, let ep):
+      call(s, "c_bind(r, ep)", local: true, pre: ["val ep = \(w.endpoint(ep));"])
+    case .listen(_, let backlog):
+      call(s, "c_listen(r, \(backlog.map { "1, \(w.int($0))" } ?? "0, 0"))", local: true)
+    case .connect(_, let ep):
+      call(s, "c_connect(r, ep)", pair: true, pre: ["val ep = \(w.endpoint(ep));"])
+    case .accept(_, let n):
+      call(s, "c_accept(r, ns)", pair: true, pre: ["slot *ns = \(w.slot(n, creating: true));"])
+    case .send(_, let data):
+      call(s, "c_send(r, d)", pre: ["val d = \(w.expr(data));"])
+    case .recv(_, let n):
+      call(s, "c_recv(r, s, \(n.map { "1, \(w.int($0)), \(w.pos($0.span))" } ?? "0, 0, 0, 0"))")
+    case .sendto(_, let ep, let data):
+      call(s, "c_sendto(r, ep, d)", pair: true, pre: ["val ep = \(w.endpoint(ep));", "val d = \(w.expr(data));"])
+    case .recvfrom:
+      call(s, "c_recvfrom(r, s)")
+    case .shutdown(_, let how):
+      call(s, "c_shutdown(r, \(how.text == "rd" ? "SHUT_RD" : how.text == "wr" ? "SHUT_WR" : "SHUT_RDWR"))")
+    case .close:
+      call(s, "c_close(r)")
     case .sleep(let d):
       open(s)
       emit("c_sleep(\(w.expr(d)), \(w.pos(d.span)));")
@@ -138,11 +131,11 @@ public struct CExporter {
       emit("note(\(w.line(s)), \(text), t);")
       close()
     case .sysctl(let key, let parts, _):
-      call(s, socket: nil, "c_sysctl(\(Self.literal(key.text)), buf)", pre: renderParts(parts))
+      call(s, "c_sysctl(\(Self.literal(key.text)), buf)", pre: renderParts(parts))
     case .addrAdd(let parts, let span):
-      call(s, socket: nil, "c_addr_add(buf, \(w.pos(span)))", pre: renderParts(parts))
+      call(s, "c_addr_add(buf, \(w.pos(span)))", pre: renderParts(parts))
     case .ulimit(_, let n):
-      call(s, socket: nil, "c_ulimit(\(w.int(n)))")
+      call(s, "c_ulimit(\(w.int(n)))")
     case .letVar(let name, let e):
       open(s)
       emit("var_\(name.text) = \(w.expr(e));")

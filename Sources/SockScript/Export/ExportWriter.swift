@@ -55,18 +55,6 @@ struct ExportWriter {
     "S(\(literal(r.name)), \(bool(r.index != nil)), \(r.index.map(int) ?? "0"), \(bool(creating)), \(pos(r.span)))"
   }
 
-  /// Whether the statement names its socket with an index (the transcript
-  /// then shows the resolved name, `[c[3]]`).
-  static func indexed(_ s: Stmt) -> Bool {
-    switch s.kind {
-    case .socket(let r, _, _), .setopt(let r, _, _), .bind(let r, _), .listen(let r, _), .connect(let r, _), .accept(let r, _),
-      .send(let r, _), .recv(let r, _), .sendto(let r, _, _), .recvfrom(let r), .shutdown(let r, _), .close(let r):
-      return r.index != nil
-    default:
-      return false
-    }
-  }
-
   /// The accepted results of a call: canonical errno names or "ok", whether
   /// `any` is among them, and the `=>` as written.
   static func accepted(_ s: Stmt) -> (codes: [String], any: Bool, written: String) {

@@ -62,35 +62,33 @@ public struct PythonExporter {
 
   mutating func comment(_ s: Stmt) { emit("# line \(w.line(s)): \(w.text(s.span))") }
 
-  /// A call: the statement's socket as `s` (and its record as `r`), the
-  /// call, and the step that checks its result.
-  mutating func call(
-    _ s: Stmt, socket: SockRef?, creating: Bool = false, _ body: String, pair: Bool = false, local: Bool = false, pre: [String] = []
-  ) {
+  /// A call: the statement's socket as `s` (and, unless the call creates
+  /// it, its record as `r`), the call, and the step that checks its result.
+  mutating func call(_ s: Stmt, creating: Bool = false, _ body: String, pair: Bool = false, local: Bool = false, pre: [String] = []) {
     let (codes, any, written) = ExportWriter.accepted(s)
     let acc = "(" + codes.map { $0 == "ok" ? "0" : "_errno.\($0)" }.joined(separator: ", ") + (codes.count == 1 ? ",)" : ")")
     comment(s)
-    if let r = socket {
+    if let r = s.socketRef {
       emit("s = \(w.slot(r, creating: creating))")
       if !creating { emit("r = target(s, \(w.pos(r.span)))") }
     }
     for p in pre { emit(p) }
     emit("e = \(body)")
-    let flags = [pair, local, ExportWriter.indexed(s)].map(w.bool).joined(separator: ", ")
+    let flags = [pair, local, s.socketRef?.index != nil].map(w.bool).joined(separator: ", ")
     emit(
-      "step(\(w.line(s)), \(Self.literal(w.text(s.span))), \(socket == nil ? "None" : "s"), e, \(codes.isEmpty ? "()" : acc), \(w.bool(any)), \(Self.literal(written)), \(flags))"
+      "step(\(w.line(s)), \(Self.literal(w.text(s.span))), \(s.socketRef == nil ? "None" : "s"), e, \(codes.isEmpty ? "()" : acc), \(w.bool(any)), \(Self.literal(written)), \(flags))"
     )
   }
 
   mutating func statement(_ s: Stmt) {
     let text = Self.literal(w.text(s.span))
     switch s.kind {
-    case .socket(let r, let proto, let uid):
+    case .socket(_, let proto, let uid):
       let kind = SocketKind(name: proto?.text ?? "tcp") ?? SocketKind(.tcp, .inet)
       call(
-        s, socket: r, creating: true,
+        s, creating: true,
         "c_socket(s, \(w.bool(kind.transport == .tcp)), \(w.bool(kind.family == .inet6)), \(uid.map(w.int) ?? "0"), \(w.pos(s.keywordSpan)))")
-    case .setopt(let r, let opt, let args):
+    case .setopt(_, let opt, let args):
       let a = w.optionArgs(opt, args)
       var pre: [String] = []
       var v = a.v
@@ -98,37 +96,37 @@ public struct PythonExporter {
         pre = ["secs = \(check.value)", "if secs < 0:", "    rt_error(\(check.pos), \"linger needs 0 or more seconds\")"]
         v = "secs"
       }
-      call(s, socket: r, "c_setopt(r, \(Self.literal(opt.text)), \(v), \(a.v2), \(a.dev))", pre: pre)
-    case .bind(let r, let ep):
-      call(s, socket: r, "c_bind(r, ep)", local: true, pre: ["ep = \(w.endpoint(ep))"])
-    case .listen(let r, let backlog):
-      call(s, socket: r, "c_listen(r, \(backlog.map(w.int) ?? "None"))", local: true)
-    case .connect(let r, let ep):
-      call(s, socket: r, "c_connect(r, ep)", pair: true, pre: ["ep = \(w.endpoint(ep))"])
-    case .accept(let l, let n):
-      call(s, socket: l, "c_accept(r, ns)", pair: true, pre: ["ns = \(w.slot(n, creating: true))"])
-    case .send(let r, let data):
-      call(s, socket: r, "c_send(r, d)", pre: ["d = \(w.expr(data))"])
-    case .recv(let r, let n):
-      call(s, socket: r, "c_recv(r, s, \(n.map { "\(w.int($0)), \(w.pos($0.span))" } ?? "None, 0, 0"))")
-    case .sendto(let r, let ep, let data):
-      call(s, socket: r, "c_sendto(r, ep, d)", pair: true, pre: ["ep = \(w.endpoint(ep))", "d = \(w.expr(data))"])
-    case .recvfrom(let r):
-      call(s, socket: r, "c_recvfrom(r, s)")
-    case .shutdown(let r, let how):
-      call(s, socket: r, "c_shutdown(r, socket.\(how.text == "rd" ? "SHUT_RD" : how.text == "wr" ? "SHUT_WR" : "SHUT_RDWR"))")
-    case .close(let r):
-      call(s, socket: r, "c_close(r)")
+      call(s, "c_setopt(r, \(Self.literal(opt.text)), \(v), \(a.v2), \(a.dev))", pre: pre)
+    case .bind(_, let ep):
+      call(s, "c_bind(r, ep)", local: true, pre: ["ep = \(w.endpoint(ep))"])
+    case .listen(_, let backlog):
+      call(s, "c_listen(r, \(backlog.map(w.int) ?? "None"))", local: true)
+    case .connect(_, let ep):
+      call(s, "c_connect(r, ep)", pair: true, pre: ["ep = \(w.endpoint(ep))"])
+    case .accept(_, let n):
+      call(s, "c_accept(r, ns)", pair: true, pre: ["ns = \(w.slot(n, creating: true))"])
+    case .send(_, let data):
+      call(s, "c_send(r, d)", pre: ["d = \(w.expr(data))"])
+    case .recv(_, let n):
+      call(s, "c_recv(r, s, \(n.map { "\(w.int($0)), \(w.pos($0.span))" } ?? "None, 0, 0"))")
+    case .sendto(_, let ep, let data):
+      call(s, "c_sendto(r, ep, d)", pair: true, pre: ["ep = \(w.endpoint(ep))", "d = \(w.expr(data))"])
+    case .recvfrom:
+      call(s, "c_recvfrom(r, s)")
+    case .shutdown(_, let how):
+      call(s, "c_shutdown(r, socket.\(how.text == "rd" ? "SHUT_RD" : how.text == "wr" ? "SHUT_WR" : "SHUT_RDWR"))")
+    case .close:
+      call(s, "c_close(r)")
     case .sleep(let d):
       comment(s)
       emit("c_sleep(\(w.expr(d)), \(w.pos(d.span)))")
       emit("note(\(w.line(s)), \(text), \"t=\" + dur_text(int((time.monotonic() - START) * 1000)))")
     case .sysctl(let key, let parts, _):
-      call(s, socket: nil, "c_sysctl(\(Self.literal(key.text)), \(rendered(parts)))")
+      call(s, "c_sysctl(\(Self.literal(key.text)), \(rendered(parts)))")
     case .addrAdd(let parts, let span):
-      call(s, socket: nil, "c_addr_add(\(rendered(parts)), \(w.pos(span)))")
+      call(s, "c_addr_add(\(rendered(parts)), \(w.pos(span)))")
     case .ulimit(_, let n):
-      call(s, socket: nil, "c_ulimit(\(w.int(n)))")
+      call(s, "c_ulimit(\(w.int(n)))")
     case .letVar(let name, let e):
       comment(s)
       emit("VARS[\(Self.literal(name.text))] = \(w.expr(e))")
