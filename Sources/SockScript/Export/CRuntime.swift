@@ -418,8 +418,9 @@ enum CRuntime {
       return rc == 0 ? from_sockaddr(&ss) : v_none();
     }
 
+    /* Before the first call that can block: --timeout bounds it. */
     RT void set_timeouts(rec *r) {
-      if (r->timeouts) return;
+      if (!r->open || r->timeouts) return;
       struct timeval tv = {g_timeout_ms / 1000, (g_timeout_ms % 1000) * 1000};
       setsockopt(r->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
       setsockopt(r->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -443,6 +444,26 @@ enum CRuntime {
       return 0;
     }
 
+    /* A new descriptor of the scenario (socket, accept), named by s. */
+    RT void adopt(slot *s, int fd, int tcp, int v6, unsigned uid, int may_peer) {
+      recs = realloc(recs, sizeof(rec) * (size_t)(nrecs + 1)); /* rec pointers are stale from here */
+      if (!recs) fatal("out of memory");
+      rec *r = &recs[nrecs];
+      memset(r, 0, sizeof *r);
+      r->fd = fd;
+      r->tcp = tcp;
+      r->v6 = v6;
+      r->uid = uid;
+      r->open = 1;
+      r->may_peer = may_peer;
+      struct stat st;
+      if (fstat(fd, &st) == 0) r->inode = st.st_ino;
+      r->last_l = r->last_r = v_none();
+      s->id = nrecs++;
+      s->data = NULL;
+      s->from = v_none();
+    }
+
     RT int c_socket(slot *s, int tcp, int v6, long long uid, int line, int col) {
       if (uid < 0 || uid > 4294967295LL) rt_error(line, col, "uid %lld is out of range", uid);
       int was = as_user((unsigned)uid);
@@ -450,21 +471,7 @@ enum CRuntime {
       back_to_root(was);
       g_local = g_remote = v_none();
       if (fd < 0) return errno;
-      recs = realloc(recs, sizeof(rec) * (size_t)(nrecs + 1));
-      if (!recs) fatal("out of memory");
-      rec *r = &recs[nrecs];
-      memset(r, 0, sizeof *r);
-      r->fd = fd;
-      r->tcp = tcp;
-      r->v6 = v6;
-      r->open = 1;
-      r->uid = (unsigned)uid;
-      struct stat st;
-      if (fstat(fd, &st) == 0) r->inode = st.st_ino;
-      r->last_l = r->last_r = v_none();
-      s->id = nrecs++;
-      s->data = NULL;
-      s->from = v_none();
+      adopt(s, fd, tcp, v6, (unsigned)uid, 0);
       return 0;
     }
 
@@ -522,7 +529,8 @@ enum CRuntime {
       struct sockaddr_storage ss;
       socklen_t len = to_sockaddr(ep, &ss);
       int rc;
-      if (r->open) { r->may_peer = 1; set_timeouts(r); }
+      if (r->open) r->may_peer = 1;
+      set_timeouts(r);
       CALL(r, connect(r->fd, (struct sockaddr *)&ss, len));
       int e = finish_call(rc, r, 1);
       if (e == EINPROGRESS) { g_local = name_of(r->fd, 0); g_remote = ep; }
@@ -531,28 +539,11 @@ enum CRuntime {
 
     RT int c_accept(rec *r, slot *out) {
       int rc;
-      if (r->open) set_timeouts(r);
+      set_timeouts(r);
       CALL(r, accept4(r->fd, NULL, NULL, SOCK_CLOEXEC));
       g_local = g_remote = v_none();
       if (rc < 0) return errno;
-      int tcp = r->tcp, v6 = r->v6;
-      unsigned uid = r->uid;
-      recs = realloc(recs, sizeof(rec) * (size_t)(nrecs + 1)); /* r is stale from here */
-      if (!recs) fatal("out of memory");
-      rec *c = &recs[nrecs];
-      memset(c, 0, sizeof *c);
-      c->fd = rc;
-      c->tcp = tcp;
-      c->v6 = v6;
-      c->uid = uid;
-      c->open = 1;
-      c->may_peer = 1;
-      struct stat st;
-      if (fstat(rc, &st) == 0) c->inode = st.st_ino;
-      c->last_l = c->last_r = v_none();
-      out->id = nrecs++;
-      out->data = NULL;
-      out->from = v_none();
+      adopt(out, rc, r->tcp, r->v6, r->uid, 1);
       g_local = name_of(rc, 0);
       g_remote = name_of(rc, 1);
       return 0;
@@ -563,7 +554,7 @@ enum CRuntime {
     RT int c_send(rec *r, val data) {
       const char *d = bytes_of(data);
       int rc;
-      if (r->open) set_timeouts(r);
+      set_timeouts(r);
       CALL(r, (int)send(r->fd, d, strlen(d), MSG_NOSIGNAL));
       g_local = g_remote = v_none();
       return rc < 0 ? errno : 0;
@@ -575,7 +566,7 @@ enum CRuntime {
       if (has_max && max < 0) rt_error(line, col, "recv needs a positive size");
       size_t n = has_max ? (size_t)(max < 65536 ? max : 65536) : 65536;
       int rc;
-      if (r->open) set_timeouts(r);
+      set_timeouts(r);
       CALL(r, (int)recv(r->fd, g_buf, n, 0));
       g_local = g_remote = v_none();
       if (rc < 0) return errno;
@@ -589,7 +580,7 @@ enum CRuntime {
       socklen_t len = to_sockaddr(ep, &ss);
       const char *d = bytes_of(data);
       int rc;
-      if (r->open) set_timeouts(r);
+      set_timeouts(r);
       CALL(r, (int)sendto(r->fd, d, strlen(d), MSG_NOSIGNAL, (struct sockaddr *)&ss, len));
       g_local = g_remote = v_none();
       if (rc < 0) return errno;
@@ -603,7 +594,7 @@ enum CRuntime {
       socklen_t len = sizeof ss;
       memset(&ss, 0, sizeof ss);
       int rc;
-      if (r->open) set_timeouts(r);
+      set_timeouts(r);
       CALL(r, (int)recvfrom(r->fd, g_buf, 65536, 0, (struct sockaddr *)&ss, &len));
       g_local = g_remote = v_none();
       if (rc < 0) return errno;

@@ -340,6 +340,7 @@ enum PythonRuntime {
 
 
     def set_timeouts(r):
+        """Before the first call that can block: --timeout bounds it."""
         if r.open and not r.timeouts:
             tv = struct.pack("ll", TIMEOUT_MS // 1000, (TIMEOUT_MS % 1000) * 1000)
             r.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
@@ -440,7 +441,7 @@ enum PythonRuntime {
     def c_connect(r, ep):
         if r.open:
             r.may_peer = True
-            set_timeouts(r)
+        set_timeouts(r)
         def fn(sock):
             if foreign(sock, ep):
                 raw_call("connect", sock, ep)
@@ -453,8 +454,7 @@ enum PythonRuntime {
 
 
     def c_accept(r, out):
-        if r.open:
-            set_timeouts(r)
+        set_timeouts(r)
         got = []
         e = attempt(r, lambda sock: got.append(sock.accept()[0]))
         if e:
@@ -472,16 +472,14 @@ enum PythonRuntime {
 
 
     def c_send(r, data):
-        if r.open:
-            set_timeouts(r)
+        set_timeouts(r)
         return attempt(r, lambda sock: sock.send(payload(data), socket.MSG_NOSIGNAL))
 
 
     def c_recv(r, s, mx, line, col):
         if mx is not None and mx < 0:
             rt_error(line, col, "recv needs a positive size")
-        if r.open:
-            set_timeouts(r)
+        set_timeouts(r)
         got = []
         e = attempt(r, lambda sock: got.append(sock.recv(65536 if mx is None else min(mx, 65536))))
         if not e:
@@ -490,8 +488,7 @@ enum PythonRuntime {
 
 
     def c_sendto(r, ep, data):
-        if r.open:
-            set_timeouts(r)
+        set_timeouts(r)
         def fn(sock):
             if foreign(sock, ep):
                 raw_call("sendto", sock, ep, payload(data))
@@ -504,8 +501,7 @@ enum PythonRuntime {
 
 
     def c_recvfrom(r, s):
-        if r.open:
-            set_timeouts(r)
+        set_timeouts(r)
         got = []
         e = attempt(r, lambda sock: got.append(sock.recvfrom(65536)))
         if not e:
