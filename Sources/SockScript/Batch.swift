@@ -90,11 +90,9 @@ public enum BatchFormat: String, CaseIterable, Sendable {
 public struct BatchReport: Sendable {
   public let format: BatchFormat
   public let total: Int
-  public let backends: String
-  public init(format: BatchFormat, total: Int, backends: String) {
+  public init(format: BatchFormat, total: Int) {
     self.format = format
     self.total = total
-    self.backends = backends
   }
 
   public func start() -> String {
@@ -105,7 +103,7 @@ public struct BatchReport: Sendable {
     let d = r.deciding
     switch format {
     case .text:
-      let tag = r.status.rawValue.padding(6)
+      let tag = pad(r.status.rawValue, 6)
       let which = r.outcomes.count > 1 && !r.passed ? " (\(d?.backend ?? ""))" : ""
       guard !r.passed, let detail = d?.detail else { return "\(tag)\(r.file)\(which)\n" }
       let loc: String
@@ -132,22 +130,8 @@ public struct BatchReport: Sendable {
     return format == .tap ? "# \(line)\n" : "\(line)\n"
   }
 
-  func yamlQuoted(_ s: String) -> String {
-    "'" + s.replacingQuote() + "'"
-  }
-}
-
-extension String {
-  fileprivate func padding(_ n: Int) -> String {
-    count >= n ? self + " " : self + String(repeating: " ", count: n - count)
-  }
-
   /// YAML single-quoted style: a quote is written twice.
-  fileprivate func replacingQuote() -> String {
-    var o = ""
-    for ch in self {
-      if ch == "'" { o += "''" } else { o.append(ch) }
-    }
-    return o
+  func yamlQuoted(_ s: String) -> String {
+    "'" + s.replacing("'", with: "''") + "'"
   }
 }

@@ -70,11 +70,11 @@ struct Test: ParsableCommand {
       if files.isEmpty { throw ExitCode(Exit.badInput) }
       installInterruptHandler()
       let backends = backend == .both ? ["sim", "real"] : [backend.rawValue]
-      let report = BatchReport(format: format, total: files.count, backends: backends.joined(separator: "+"))
+      let report = BatchReport(format: format, total: files.count)
       out.write(report.start())
       out.flush()
-      var jobsList: [(file: Int, backend: String)] = []
-      for i in files.indices { for b in backends { jobsList.append((i, b)) } }
+      var jobsList: [(file: Int, backend: Int)] = []
+      for i in files.indices { for b in backends.indices { jobsList.append((i, b)) } }
       var outcomes = Array(repeating: [BatchOutcome?](repeating: nil, count: backends.count), count: files.count)
       var printed = 0
       var passed = 0
@@ -85,18 +85,16 @@ struct Test: ParsableCommand {
       while next < jobsList.count || pool.running > 0 {
         while next < jobsList.count && pool.running < width && !isInterrupted() {
           let j = jobsList[next]
-          let args = ["run", "--backend", j.backend, "--seed", String(seed), "--timeout", timeout, files[j.file]]
+          let args = ["run", "--backend", backends[j.backend], "--seed", String(seed), "--timeout", timeout, files[j.file]]
           if !pool.start(args, tag: next) {
-            let o = BatchOutcome(status: .error, backend: j.backend, detail: "could not start a run: \(errnoText())")
-            outcomes[j.file][backends.firstIndex(of: j.backend)!] = o
+            outcomes[j.file][j.backend] = BatchOutcome(status: .error, backend: backends[j.backend], detail: "could not start a run: \(errnoText())")
           }
           next += 1
         }
         if isInterrupted() && pool.running == 0 { break }
         if let done = pool.waitOne() {
           let j = jobsList[done.tag]
-          outcomes[j.file][backends.firstIndex(of: j.backend)!] = BatchOutcome.parse(
-            exit: done.exit, out: done.out, err: done.err, backend: j.backend)
+          outcomes[j.file][j.backend] = BatchOutcome.parse(exit: done.exit, out: done.out, err: done.err, backend: backends[j.backend])
         }
         // Print the files that are complete, in order.
         while printed < files.count, outcomes[printed].allSatisfy({ $0 != nil }) {
