@@ -63,6 +63,17 @@ public struct StepEvent: Sendable {
   public var detail: String?
 }
 
+extension StepEvent {
+  /// The endpoints a transcript shows for a call: local -> remote for
+  /// connect, accept and sendto; the local one for a successful bind or listen.
+  public var shownEndpoints: (local: Endpoint, remote: Endpoint?)? {
+    guard isCall, let l = local else { return nil }
+    if info.showsPair, let r = remote { return (l, r) }
+    if errno == nil && info.showsLocal { return (l, nil) }
+    return nil
+  }
+}
+
 extension Reporter {
   public var wantsTime: Bool { true }
 }

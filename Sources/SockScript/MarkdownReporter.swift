@@ -11,7 +11,6 @@ public final class MarkdownReporter: Reporter {
   /// Transcript rows beyond this many are left out, except failures.
   let rowLimit: Int
   var backend: KernelBackend?
-  var file = ""
   var rows: [String] = []
   var omitted = 0
   var whys: [String] = []
@@ -28,7 +27,6 @@ public final class MarkdownReporter: Reporter {
 
   public func begin(file: String, backend: KernelBackend, seed: UInt64) {
     self.backend = backend
-    self.file = file
     rows = []
     omitted = 0
     whys = []
@@ -41,7 +39,7 @@ public final class MarkdownReporter: Reporter {
     out.write("| kernel | \(backend.kernelName) |\n")
     out.write("| seed | \(seed) |\n")
     // An inline script is repeated in the command, quoted for a POSIX shell.
-    let target = file == "-e" ? "-e '\(source.split(separator: "\n").joined(separator: "; ").replacingQuotes())'" : file
+    let target = file == "-e" ? "-e '\(source.split(separator: "\n").joined(separator: "; ").replacing("'", with: "'\\''"))'" : file
     out.write("| reproduce | `\(Self.code("sockscript run --backend \(backend.backendName) --seed \(seed) \(target)"))` |\n\n")
     out.write("### Scenario\n\n")
     let fence = Self.fence(for: source)
@@ -67,16 +65,9 @@ public final class MarkdownReporter: Reporter {
       expected = ""
       got = e.detail ?? ""
     }
-    var local = ""
-    var remote = ""
-    if e.isCall {
-      if e.info.showsPair, let l = e.local, let r = e.remote {
-        local = l.description
-        remote = r.description
-      } else if e.errno == nil, e.info.showsLocal, let l = e.local {
-        local = l.description
-      }
-    }
+    let shown = e.shownEndpoints
+    let local = shown.map { "\($0.local)" } ?? ""
+    let remote = shown?.remote.map { "\($0)" } ?? ""
     let call = Self.code(e.text) + (e.info.indexed ? " [\(e.socket ?? "")]" : "")
     rows.append("| \(e.line) | `\(call)` | \(Self.cell(expected)) | \(Self.cell(got)) | \(local) | \(remote) |")
   }
@@ -86,13 +77,7 @@ public final class MarkdownReporter: Reporter {
   }
 
   public func show(_ rows: [ShowRow]) {
-    let grouped = rows.contains { $0.group != nil }
-    var lines = ["NAME PROTO STATE LOCAL REMOTE OPTIONS\(grouped ? " GROUP" : "") TIMER"]
-    for r in rows {
-      let opts = r.options.isEmpty ? "-" : r.options.joined(separator: ",")
-      lines.append("\(r.name) \(r.proto) \(r.state) \(r.local) \(r.remote) \(opts)\(grouped ? " \(r.group ?? "-")" : "") \(r.timer ?? "")")
-    }
-    printed.append(contentsOf: lines)
+    printed.append(contentsOf: showTable(rows, indent: ""))
   }
 
   public func error(_ rendered: String) {
@@ -157,7 +142,7 @@ public final class MarkdownReporter: Reporter {
 
   /// Text for inline code inside a table cell (backticks become quotes).
   static func code(_ s: String) -> String {
-    cell(s).replacingBackticks()
+    cell(s).replacing("`", with: "'")
   }
 
   /// A code fence longer than any run of backticks in the text.
@@ -173,18 +158,5 @@ public final class MarkdownReporter: Reporter {
       }
     }
     return String(repeating: "`", count: max(3, longest + 1))
-  }
-}
-
-extension String {
-  /// For inside single quotes in a shell: ' becomes '\''.
-  fileprivate func replacingQuotes() -> String {
-    var o = ""
-    for ch in self { if ch == "'" { o += "'\\''" } else { o.append(ch) } }
-    return o
-  }
-
-  fileprivate func replacingBackticks() -> String {
-    String(map { $0 == "`" ? "'" : $0 })
   }
 }

@@ -35,6 +35,26 @@ func pad(_ s: String, _ n: Int) -> String {
   return c >= n ? s : s + String(repeating: " ", count: n - c)
 }
 
+/// The socket table of `show`, aligned, one string per line. The GROUP
+/// column appears only when some socket is in a SO_REUSEPORT group.
+func showTable(_ rows: [ShowRow], indent: String) -> [String] {
+  let grouped = rows.contains { $0.group != nil }
+  let header = ["NAME", "PROTO", "STATE", "LOCAL", "REMOTE", "OPTIONS"] + (grouped ? ["GROUP"] : []) + ["TIMER"]
+  let cells = rows.map { r in
+    [r.name, r.proto, r.state, r.local, r.remote, r.options.isEmpty ? "-" : r.options.joined(separator: ",")]
+      + (grouped ? [r.group ?? "-"] : []) + [r.timer ?? ""]
+  }
+  var widths = header.map(\.count)
+  for c in cells { for (i, v) in c.enumerated() { widths[i] = max(widths[i], v.count) } }
+  func fmt(_ c: [String]) -> String {
+    var s = indent
+    for (i, v) in c.enumerated() { s += i == c.count - 1 ? v : pad(v, widths[i] + 2) }
+    while s.hasSuffix(" ") { s.removeLast() }
+    return s
+  }
+  return [fmt(header)] + (cells.isEmpty ? [indent + "(no sockets)"] : cells.map(fmt))
+}
+
 /// The readable transcript: a header, one line per call, `why:` under
 /// refusals, and a closing verdict.
 public final class TextReporter: Reporter {
@@ -76,14 +96,13 @@ public final class TextReporter: Reporter {
         } else if e.errno != nil {
           put(" (expected)")
         }
-        if e.info.showsPair, let l = e.local, let rm = e.remote {
+        if let (l, rm) = e.shownEndpoints {
           put("  ")
           l.write(to: &line)
-          put(" -> ")
-          rm.write(to: &line)
-        } else if e.errno == nil, e.info.showsLocal, let l = e.local {
-          put("  ")
-          l.write(to: &line)
+          if let rm = rm {
+            put(" -> ")
+            rm.write(to: &line)
+          }
         }
       } else if e.op == "expect" {
         put(e.pass ? "holds" : "FAIL: \(e.detail ?? "false")")
@@ -109,24 +128,7 @@ public final class TextReporter: Reporter {
   }
 
   public func show(_ rows: [ShowRow]) {
-    // The GROUP column appears only when some socket is in a SO_REUSEPORT group.
-    let grouped = rows.contains { $0.group != nil }
-    let header = ["NAME", "PROTO", "STATE", "LOCAL", "REMOTE", "OPTIONS"] + (grouped ? ["GROUP"] : []) + ["TIMER"]
-    let cells = rows.map { r in
-      [r.name, r.proto, r.state, r.local, r.remote, r.options.isEmpty ? "-" : r.options.joined(separator: ",")]
-        + (grouped ? [r.group ?? "-"] : []) + [r.timer ?? ""]
-    }
-    var widths = header.map(\.count)
-    for c in cells { for (i, v) in c.enumerated() { widths[i] = max(widths[i], v.count) } }
-    func fmt(_ c: [String]) -> String {
-      var s = "      "
-      for (i, v) in c.enumerated() { s += i == c.count - 1 ? v : pad(v, widths[i] + 2) }
-      while s.hasSuffix(" ") { s.removeLast() }
-      return s + "\n"
-    }
-    out.write(fmt(header))
-    if cells.isEmpty { out.write("      (no sockets)\n") }
-    for c in cells { out.write(fmt(c)) }
+    for line in showTable(rows, indent: "      ") { out.write(line + "\n") }
   }
 
   public func error(_ rendered: String) {
