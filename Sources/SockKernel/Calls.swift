@@ -196,14 +196,14 @@ extension SimKernel {
       // TIME_WAIT): __inet_stream_connect answers EISCONN whatever sk_state is.
       return .fail(.EISCONN, "the socket was connected\(s.state == .ESTABLISHED ? "" : " (its connection has ended since)"); a socket connects once")
     }
-    let r = connectTCP(s, ep)
-    if s.isTCP && r.errno == nil { s.ssConnected = true }
+    if let e = familyCheck(s, ep.addr, connect: true) { return e }
+    if !s.isTCP { return udpConnect(s, ep) }
+    let r = tcpConnect(s, ep)
+    if r.errno == nil { s.ssConnected = true }
     return r
   }
 
-  func connectTCP(_ s: SimSock, _ ep: Endpoint) -> CallResult {
-    if let e = familyCheck(s, ep.addr, connect: true) { return e }
-    if !s.isTCP { return udpConnect(s, ep) }
+  func tcpConnect(_ s: SimSock, _ ep: Endpoint) -> CallResult {
     switch s.state {
     case .ESTABLISHED, .CLOSE_WAIT, .FIN_WAIT1, .FIN_WAIT2, .CLOSING, .LAST_ACK, .TIME_WAIT:
       if s.connecting {
@@ -623,7 +623,7 @@ extension SimKernel {
     guard let (first, _) = best else { return nil }
     // reuseport_select_sock by udp_ehashfn; a group with a connected member
     // (reuseport_has_conns) is scored like any other sockets.
-    if rule("udp-reuseport-spread"), first.state != .ESTABLISHED, let g = first.udpGroup, let members = udpGroups[g],
+    if rule("udp-reuseport-spread"), let g = first.udpGroup, let members = udpGroups[g],
       members.count > 1, !members.contains(where: { $0.state == .ESTABLISHED })
     {
       let h = SeededRandom.keyedHash(netSecret ^ 0x0D9E, dst.addr.hashWords + src.addr.hashWords + [UInt64(src.port), UInt64(dst.port)])

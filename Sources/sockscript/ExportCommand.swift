@@ -2,12 +2,6 @@ import ArgumentParser
 import SockScript
 import SockSyntax
 
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#endif
-
 struct Export: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "export",
@@ -79,11 +73,4 @@ struct ExportPython: ParsableCommand {
   @OptionGroup var options: ExportOptions
 
   func run() throws { try options.export(PythonExporter.export) }
-}
-
-func writeFile(_ path: String, _ text: String) -> Bool {
-  guard let f = fopen(path, "wb") else { return false }
-  let bytes = Array(text.utf8)
-  let n = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
-  return fclose(f) == 0 && n == bytes.count
 }

@@ -52,4 +52,11 @@ func readFile(_ path: String) -> String? {
   return String(decoding: bytes, as: UTF8.self)
 }
 
+func writeFile(_ path: String, _ text: String) -> Bool {
+  guard let f = fopen(path, "wb") else { return false }
+  let bytes = Array(text.utf8)
+  let n = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
+  return fclose(f) == 0 && n == bytes.count
+}
+
 func errnoText() -> String { String(cString: strerror(errno)) }

@@ -15,7 +15,7 @@ final class BindDecisionTableTests: XCTestCase {
 
   func testBothReuseAgainstEstablishedOwner() {
     let n = Net()
-    let l = n.listener("127.0.0.1:8080")
+    _ = n.listener("127.0.0.1:8080")
     let a = n.sock(reuse: true)
     XCTAssertNil(n.bind(a, "127.0.0.1:5000"))
     XCTAssertNil(n.connect(a, "127.0.0.1:8080"))

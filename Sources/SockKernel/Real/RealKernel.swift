@@ -366,14 +366,15 @@ public final class RealKernel: KernelBackend {
       r.refusal = "sysctl is refused with --host-netns: it would change the host's namespace"
       return r
     }
-    let path = "/proc/sys/" + key.split(separator: ".").joined(separator: "/")
-    if let e = Sys.writeFile(path, value + "\n") { return .fail(e, "the kernel refused '\(value)' for \(key)") }
+    if let e = Sys.writeFile(Self.sysctlPath(key), value + "\n") { return .fail(e, "the kernel refused '\(value)' for \(key)") }
     return .ok
   }
 
+  /// net.ipv4.tcp_tw_reuse -> /proc/sys/net/ipv4/tcp_tw_reuse (this namespace's).
+  static func sysctlPath(_ key: String) -> String { "/proc/sys/" + key.split(separator: ".").joined(separator: "/") }
+
   public func readSysctl(_ key: String) -> String? {
-    let path = "/proc/sys/" + key.split(separator: ".").joined(separator: "/")
-    guard let text = Sys.readFile(path) else { return nil }
+    guard let text = Sys.readFile(Self.sysctlPath(key)) else { return nil }
     return text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).joined(separator: " ")
   }
 
