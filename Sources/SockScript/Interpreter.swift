@@ -175,23 +175,10 @@ public final class Interpreter {
     backend.namer = { [unowned self] id in self.name(of: id) }
   }
 
-  /// Runs the program; returns the exit code (0, 1 or 2).
+  /// Runs the program; returns the exit code (0, 1, 2, 3 or 130).
   public func run() -> Int32 {
     reporter.begin(file: file.name, backend: backend, seed: options.seed)
-    var exit: Int32 = 0
-    do {
-      try block(program.statements)
-    } catch let e as RuntimeError {
-      reporter.error(DiagnosticRenderer.render(e.diagnostic, in: file))
-      exit = 2
-    } catch let e as BackendFailure {
-      reporter.error("\(file.name): error: the \(backend.backendName) backend failed: \(e.message)\n")
-      exit = 3
-    } catch is Interrupted {
-      reporter.error("\(file.name): interrupted\n")
-      exit = 130
-    } catch {}
-    if exit == 0 && failed > 0 { exit = 1 }
+    let exit = execute(program.statements, errorPrefix: "\(file.name): ")
     reporter.end(
       RunSummary(
         file: file.name, backend: backend.backendName, kernel: backend.kernelName, seed: options.seed, statements: statements, expectations: expectations, failed: failed,
@@ -206,19 +193,24 @@ public final class Interpreter {
   }
 
   /// Runs more statements on the same state (the REPL).
-  public func runMore(_ stmts: [Stmt]) -> Int32 {
+  public func runMore(_ stmts: [Stmt]) -> Int32 { execute(stmts, errorPrefix: "") }
+
+  /// Runs statements and reports what stopped them: 2 for an error in the
+  /// script, 3 for the backend, 130 for Ctrl-C; else 1 if an expectation
+  /// has failed so far, 0 if none has.
+  func execute(_ stmts: [Stmt], errorPrefix: String) -> Int32 {
     do {
       try block(stmts)
     } catch let e as RuntimeError {
       reporter.error(DiagnosticRenderer.render(e.diagnostic, in: file))
       return 2
     } catch let e as BackendFailure {
-      reporter.error("error: the \(backend.backendName) backend failed: \(e.message)\n")
+      reporter.error("\(errorPrefix)error: the \(backend.backendName) backend failed: \(e.message)\n")
       return 3
     } catch is Interrupted {
-      reporter.error("interrupted\n")
+      reporter.error("\(errorPrefix)interrupted\n")
       return 130
-    } catch {}
+    } catch {}  // StopRun: the first failed expectation
     return failed > 0 ? 1 : 0
   }
 
