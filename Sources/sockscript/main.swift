@@ -25,7 +25,7 @@ func isInterrupted() -> Bool { interruptRequested != 0 }
 
 /// Makes the backend a run asks for; the real one enters a fresh network
 /// namespace each time.
-func makeBackend(_ choice: BackendChoice, seed: UInt64, timeoutMs: Int64, hostNetns: Bool, disabled: Set<String> = []) throws -> KernelBackend {
+func makeBackend(_ choice: BackendChoice, seed: UInt64, timeoutMs: Int64, hostNetns: Bool, disabled: Set<SimRule> = []) throws -> KernelBackend {
   switch choice {
   case .sim: return SimKernel(config: .init(seed: seed, timeoutMs: timeoutMs, disabledRules: disabled))
   case .real: return try RealKernel(timeoutMs: timeoutMs, hostNetns: hostNetns)
@@ -114,11 +114,11 @@ struct SimRules: ParsableArguments {
   @Option(name: .customLong("sim-disable"), parsing: .singleValue, help: ArgumentHelp("Test only: switch off a simulator rule.", visibility: .hidden))
   var simDisable: [String] = []
 
-  var disabled: Set<String> { Set(simDisable) }
+  var disabled: Set<SimRule> { Set(simDisable.compactMap(SimRule.init(rawValue:))) }
 
   func validate() throws {
-    for r in simDisable where !SimKernel.ruleNames.contains(r) {
-      throw ValidationError("unknown simulator rule '\(r)'; rules: \(SimKernel.ruleNames.joined(separator: ", "))")
+    for r in simDisable where SimRule(rawValue: r) == nil {
+      throw ValidationError("unknown simulator rule '\(r)'; rules: \(SimRule.allCases.map(\.rawValue).joined(separator: ", "))")
     }
   }
 }

@@ -64,7 +64,7 @@ final class PortSearchPropertyTests: XCTestCase {
         var a = rng
         var b = rng
         let literal = n.k.findOpenPortLiteral(sk, rng: &a)
-        let fast = n.k.findOpenPortFast(sk, rng: &b)
+        let fast = n.k.findOpenPort(sk, rng: &b)
         XCTAssertEqual(literal, fast, "bind(0) for \(sk.laddr) reuse=\(sk.reuse) in \(lo)-\(hi)")
         XCTAssertEqual(a.state, b.state, "both searches draw the same random numbers")
         if literal != nil { decided += 1 }
@@ -88,10 +88,10 @@ final class PortSearchPropertyTests: XCTestCase {
         let perturb = n.k.tablePerturb
         var a = rng
         var b = rng
-        let literal = n.k.connectSearch(sk, saddr: .loopback4, dst: dst, fast: false, rng: &a)
+        let literal = n.k.connectSearchLiteral(sk, saddr: .loopback4, dst: dst, rng: &a)
         let afterLiteral = n.k.tablePerturb
         n.k.tablePerturb = perturb
-        let fast = n.k.connectSearch(sk, saddr: .loopback4, dst: dst, fast: true, rng: &b)
+        let fast = n.k.connectSearch(sk, saddr: .loopback4, dst: dst, rng: &b)
         XCTAssertEqual(literal?.port, fast?.port, "connect() in \(lo)-\(hi)")
         XCTAssertTrue(literal?.recycle === fast?.recycle)
         XCTAssertEqual(a.state, b.state)

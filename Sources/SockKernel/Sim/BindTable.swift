@@ -65,6 +65,8 @@ final class BindTable {
   var exact: [IPAddress: PortSet] = [:]
   /// Counts insertions, so "the most recently bound" is well defined across addresses.
   var bindSeq = 0
+  /// SimRule.releaseRestoresBucket (d57f4b874946, 6.18).
+  var releaseRestoresBucket = true
 
   func bucket(_ port: Int) -> PortBucket? { buckets[port] }
 
@@ -147,7 +149,7 @@ final class BindTable {
       marked.remove(port)
       return
     }
-    if releaseRule {
+    if releaseRule && releaseRestoresBucket {
       // A bucket goes back to "connect()-usable" once only connect()-bound sockets remain.
       if !tb2.owners.isEmpty && tb2.owners.allSatisfy({ $0.connectBind }) {
         tb2.fastreuse = -1

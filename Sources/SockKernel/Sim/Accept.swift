@@ -1,0 +1,121 @@
+/// A SYN's way to a listener, and accept(2).
+///
+/// Models: `__inet_lookup_listener` / `inet_lhash2_lookup` and
+/// `compute_score` (net/ipv4/inet_hashtables.c: the exact address before
+/// the wildcard, the family term), `reuseport_select_sock_by_hash`
+/// (net/core/sock_reuseport.c), `tcp_conn_request` and
+/// `sk_acceptq_is_full` (a full queue drops the SYN), `inet_csk_accept`.
+extension SimKernel {
+  func lookupListener(_ dst: Endpoint, from src: Endpoint) -> SimSock? {
+    let isV4 = dst.addr.effectiveV4 != nil
+    func matches(_ l: SimSock, exact: Bool) -> Bool {
+      guard l.state == .LISTEN, l.lport == Int(dst.port), l.hasFd else { return false }
+      if isV4 {
+        if l.isV6 {
+          if exact { return l.laddr.effectiveV4 == dst.addr.effectiveV4 }
+          return l.laddr == .any6 && !l.v6only
+        }
+        return exact ? l.laddr.effectiveV4 == dst.addr.effectiveV4 : l.laddr == .any4
+      }
+      guard l.isV6 else { return false }
+      return exact ? l.laddr == dst.addr : l.laddr == .any6
+    }
+    if listeners.count > 64 && listeners.count > 2 * listeners.filter(\.isListening).count {
+      listeners = listeners.filter(\.isListening)
+    }
+    for exact in [true, false] {
+      let cands = listeners.filter { matches($0, exact: exact) }
+      guard !cands.isEmpty else { continue }
+      // Score: an IPv4 socket beats a dual-stack IPv6 one for IPv4 traffic.
+      let score: (SimSock) -> Int = { l in (isV4 && !l.isV6 ? 1 : 0) + (l.device != nil ? 1 : 0) }
+      let best = cands.map(score).max()!
+      let top = cands.filter { score($0) == best }.sorted { $0.listenOrder < $1.listenOrder }
+      let first = top[0]
+      let group = top.filter { $0.reuseport && first.reuseport && $0.uid == first.uid && $0.laddr == first.laddr }
+      if group.count > 1 {
+        let h = SeededRandom.keyedHash(netSecret ^ 0xE4A5, src.addr.hashWords + dst.addr.hashWords + [UInt64(src.port), UInt64(dst.port)])
+        let idx = Int((UInt64(UInt32(truncatingIfNeeded: h)) &* UInt64(group.count)) >> 32)
+        return group[idx]
+      }
+      return first
+    }
+    return nil
+  }
+
+  func deliverSYN(_ s: SimSock, _ dst: Endpoint) -> CallResult {
+    let src = Endpoint(s.laddr, UInt16(s.lport))
+    guard let l = lookupListener(dst, from: src) else {
+      tcpDone(s)
+      s.raddr = nil  // never connected: getpeername() has nothing to say
+      s.rport = 0
+      if s.nonblock {
+        // The reset arrives after connect() returned; the next connect() reports it.
+        s.connecting = true
+        s.pendingError = .ECONNREFUSED
+        return CallResult(errno: .EINPROGRESS, why: "a non-blocking connect() returns at once; the reset from \(dst) is reported by the next connect()")
+      }
+      return .fail(.ECONNREFUSED, "nothing listens on \(dst): the SYN was answered with a reset")
+    }
+    if l.queue.count > l.backlog {
+      // The accept queue is full: the SYN is dropped and connect() waits.
+      if !s.nonblock { advance(to: nowMs + config.timeoutMs) }
+      s.connecting = s.nonblock
+      return CallResult(
+        errno: .EINPROGRESS,
+        why:
+          "the accept queue of \(describe(l)) is full (\(l.queue.count) connections, backlog \(l.backlog)); the SYN was dropped\(s.nonblock ? "" : " and connect() gave up after \(formatMs(config.timeoutMs))")",
+        local: s.local, remote: s.remote)
+    }
+    let c = newSock(l.kind, uid: l.uid)
+    c.hasFd = false
+    c.reuse = l.reuse
+    c.reuseport = l.reuseport
+    c.v6only = l.v6only
+    c.device = l.device
+    c.laddr = l.isV6 && dst.addr.isV4 ? dst.addr.asV6 : dst.addr
+    c.raddr = l.isV6 && src.addr.isV4 ? src.addr.asV6 : src.addr
+    c.rport = s.lport
+    c.state = .ESTABLISHED
+    c.parent = l
+    let ts = tcpTimestamps != 0
+    c.timestamps = ts
+    s.timestamps = ts
+    if let tb = tcp.bucket(l.lport) { tcp.add(c, tb) }
+    hashEstablished(c)
+    l.queue.append(c)
+    c.peer = s
+    s.peer = c
+    s.state = .ESTABLISHED
+    var r = CallResult(local: s.local, remote: s.remote)
+    if s.nonblock {
+      s.connecting = true
+      r.errno = .EINPROGRESS
+      r.why = "a non-blocking connect() returns at once; on loopback the handshake is already done, so the next connect() returns 0"
+    }
+    return r
+  }
+
+  /// tcp_done: the socket is CLOSED and leaves the hashes; an autobound port
+  /// is released (SOCK_BINDPORT_LOCK keeps an explicit one).
+  // MARK: accept
+
+  public func accept(_ id: SockID) -> CallResult {
+    guard let s = sock(id) else { return badf() }
+    guard s.isTCP else { return .fail(.EOPNOTSUPP, "UDP sockets do not accept") }
+    guard s.state == .LISTEN else { return .fail(.EINVAL, "accept() needs a listening socket") }
+    guard !s.queue.isEmpty else {
+      if !s.nonblock { advance(to: nowMs + config.timeoutMs) }
+      return .fail(.EAGAIN, s.nonblock ? "no connection is waiting, and the socket is non-blocking" : "no connection arrived within \(formatMs(config.timeoutMs))")
+    }
+    guard descriptorAvailable() else {
+      return .fail(.EMFILE, "the descriptor limit (ulimit nofile \(descriptorLimit!)) is reached")
+    }
+    let c = s.queue.removeFirst()
+    c.parent = nil
+    c.hasFd = true
+    c.ssConnected = true
+    var r = CallResult(local: c.local, remote: c.remote)
+    r.created = c.id
+    return r
+  }
+}

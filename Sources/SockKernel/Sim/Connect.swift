@@ -1,0 +1,120 @@
+/// connect(2) for TCP on the simulated kernel, and the established hash.
+///
+/// Models: `__inet_stream_connect` (net/ipv4/af_inet.c: SS_CONNECTED,
+/// SS_CONNECTING and the non-blocking sequence), `tcp_v4_connect` /
+/// `tcp_v6_connect` (routing the destination, choosing the source address,
+/// an explicit port's 4-tuple check), `inet_ehash_insert` /
+/// `inet_ehash_nolisten` (the established hash). The ephemeral search is
+/// in HashConnect.swift, the SYN's delivery in Accept.swift.
+extension SimKernel {
+  // MARK: connect
+
+  public func connect(_ id: SockID, _ ep: Endpoint) -> CallResult {
+    guard let s = sock(id) else { return badf() }
+    if s.isTCP && s.ssConnected {
+      // sock->state stays SS_CONNECTED after the connection ends (a reset,
+      // TIME_WAIT): __inet_stream_connect answers EISCONN whatever sk_state is.
+      return .fail(.EISCONN, "the socket was connected\(s.state == .ESTABLISHED ? "" : " (its connection has ended since)"); a socket connects once")
+    }
+    if let e = familyCheck(s, ep.addr, connect: true) { return e }
+    if !s.isTCP { return udpConnect(s, ep) }
+    let r = tcpConnect(s, ep)
+    if r.errno == nil { s.ssConnected = true }
+    return r
+  }
+
+  func tcpConnect(_ s: SimSock, _ ep: Endpoint) -> CallResult {
+    switch s.state {
+    case .ESTABLISHED, .CLOSE_WAIT, .FIN_WAIT1, .FIN_WAIT2, .CLOSING, .LAST_ACK, .TIME_WAIT:
+      if s.connecting {
+        s.connecting = false
+        return CallResult(local: s.local, remote: s.remote)
+      }
+      return .fail(.EISCONN, "the socket is already connected to \(s.remote.map { "\($0)" } ?? "a peer")")
+    case .SYN_SENT, .SYN_RECV:
+      if !s.nonblock { advance(to: nowMs + config.timeoutMs) }
+      return .fail(.EALREADY, "a connect() is still in progress (SYN_SENT)")
+    case .LISTEN:
+      return .fail(.EISCONN, "a listening socket cannot connect")
+    case .CLOSED, .BOUND:
+      if s.connecting {
+        // SS_CONNECTING on a socket the reset closed: report it once.
+        s.connecting = false
+        let e = s.pendingError ?? .ECONNABORTED
+        s.pendingError = nil
+        return .fail(e, e == .ECONNREFUSED ? "the earlier non-blocking connect() was refused: nothing listens there" : nil)
+      }
+    }
+    if let err = s.pendingError {
+      s.pendingError = nil
+      if s.raddr != nil { return .fail(err) }
+    }
+    // Routing: 0.0.0.0 means this host; multicast and broadcast are refused.
+    var dst = ep
+    if dst.addr.isAny || (dst.addr.isV4Mapped && dst.addr.effectiveV4 == 0) {
+      dst.addr = dst.addr == .any6 ? .loopback6 : (s.isV6 ? IPAddress.loopback4.asV6 : .loopback4)
+    }
+    if s.isV6 && dst.addr.isV4Mapped && s.v6only {
+      return .fail(.ENETUNREACH, "a v6only socket cannot reach an IPv4 (v4-mapped) address")
+    }
+    if dst.addr.isMulticastOrBroadcast {
+      return .fail(.ENETUNREACH, "TCP cannot connect to a multicast or broadcast address")
+    }
+    guard var src = routeSource(dst.addr) else {
+      return .fail(.ENETUNREACH, "there is no route to \(dst.addr): this namespace has only loopback\(addedAddrs.isEmpty ? "" : " and the added addresses")")
+    }
+    if s.isV6 && dst.addr.isV4Mapped { src = src.asV6 }
+    let hadAddr = !s.laddr.isAny
+    if hadAddr { src = s.laddr }
+    let port: Int
+    var recycled: SimSock?
+    if s.lport != 0 {
+      // Port already set: only the 4-tuple is checked (twp == NULL).
+      switch checkEstablished(s, saddr: src, sport: s.lport, dst: dst, autobind: false) {
+      case .free: break
+      case .recycle(let tw): recycled = tw
+      case .busy(let other):
+        return .fail(
+          .EADDRNOTAVAIL,
+          "the 4-tuple \(Endpoint(src, UInt16(s.lport))) -> \(dst) is already used by \(describe(other))\(other.isTW ? ", and without TCP timestamps its TIME_WAIT cannot be taken over" : "")."
+        )
+      }
+      port = s.lport
+      if !hadAddr { tcp.rehash(s, to: src) }
+    } else {
+      var rng = random
+      let pick = connectSearch(s, saddr: src, dst: dst, rng: &rng)
+      random = rng
+      guard let p = pick else {
+        return .fail(.EADDRNOTAVAIL, connectWhy(s, src: src, dst: dst))
+      }
+      port = p.port
+      recycled = p.recycle
+      s.laddr = src
+      let tb = tcp.bucket(port) ?? tcp.createBucket(port, fastreuse: -1, fastreuseport: -1)
+      tcp.add(s, tb, newTb2Fields: (-1, -1))
+      s.connectBind = true
+    }
+    if let tw = recycled { killTW(tw) }
+    s.laddr = src
+    s.raddr = dst.addr
+    s.rport = Int(dst.port)
+    s.state = .SYN_SENT
+    hashEstablished(s)
+    return deliverSYN(s, dst)
+  }
+  func hashEstablished(_ s: SimSock) {
+    guard let r = s.raddr else { return }
+    let key = FourTuple(s.laddr, s.lport, r, s.rport)
+    ehash[key] = s
+    s.inEhash = key
+  }
+
+  func unhashEstablished(_ s: SimSock) {
+    if let k = s.inEhash, ehash[k] === s { ehash[k] = nil }
+    s.inEhash = nil
+  }
+
+  /// Finds the listener for a SYN: the exact address first, then the
+  /// wildcard; within a SO_REUSEPORT group, by a hash of the 4-tuple.
+}

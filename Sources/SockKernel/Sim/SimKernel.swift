@@ -1,0 +1,182 @@
+/// The simulated Linux 6.18 kernel: one network namespace, virtual time, and
+/// the port rules of `linux-port-semantics.md`. Deterministic for a seed.
+public final class SimKernel: KernelBackend {
+  public struct Config: Sendable {
+    public var seed: UInt64
+    /// How long a blocking call waits before it gives up (virtual time).
+    public var timeoutMs: Int64
+    /// Test-only: rules switched off, to prove that a test can catch them.
+    public var disabledRules: Set<SimRule>
+    public init(seed: UInt64 = 0, timeoutMs: Int64 = SimKernel.defaultTimeoutMs, disabledRules: Set<SimRule> = []) {
+      self.seed = seed
+      self.timeoutMs = timeoutMs
+      self.disabledRules = disabledRules
+    }
+  }
+
+  public let config: Config
+  public var kernelName: String { "sim linux-6.18" }
+  public var backendName: String { "sim" }
+  public private(set) var nowMs: Int64 = 0
+  public var namer: (SockID) -> String? = { _ in nil }
+  public var random: SeededRandom
+
+  // Per-namespace sysctls (defaults of Linux 6.18).
+  public internal(set) var portLo = 32768
+  public internal(set) var portHi = 60999
+  var reservedPorts = PortSet()
+  var autobindReuse = 0
+  var nonlocalBind = 0
+  var unprivilegedPortStart = 1024
+  var twReuse = 2
+  var twReuseDelayMs = 1000
+  var maxTwBuckets = 131_072  // a new namespace: half the established hash (262,144 here)
+  var tcpTimestamps = 1
+  var finTimeoutS = 60
+  var somaxconn = 4096
+  var descriptorLimit: Int?
+
+  /// Added addresses (`addr add`) with their prefix lengths.
+  var addedAddrs: [(addr: IPAddress, prefix: Int)] = []
+
+  var nextID = 1
+  /// Sockets by id (index); TIME_WAIT entries are not here.
+  var socks: [SimSock?] = [nil]
+  /// Every socket the namespace holds, by id (ids grow in creation order).
+  var live: [SockID: SimSock] = [:]
+  /// Sockets that called listen() (some may have stopped listening since).
+  var listeners: [SimSock] = []
+  var twCount = 0
+  let tcp = BindTable()
+  let udp = BindTable()
+  var ehash: [FourTuple: SimSock] = [:]
+  var listenSeq = 0
+  /// UDP SO_REUSEPORT groups (struct sock_reuseport), members in the
+  /// kernel's array order, by group id.
+  var udpGroups: [Int: [SimSock]] = [:]
+  var nextGroup = 1
+  var tablePerturb: [Int: UInt32] = [:]
+  let netSecret: UInt64
+
+  public init(config: Config = Config()) {
+    self.config = config
+    self.random = SeededRandom(seed: config.seed)
+    self.netSecret = SeededRandom.mix(config.seed ^ 0x5EC2_E7)
+    tcp.releaseRestoresBucket = !config.disabledRules.contains(.releaseRestoresBucket)
+  }
+
+  /// Whether a rule is in force (tests switch rules off with --sim-disable).
+  func rule(_ r: SimRule) -> Bool { !config.disabledRules.contains(r) }
+
+  /// How long a blocking call waits by default (virtual time on the simulator,
+  /// SO_SNDTIMEO/SO_RCVTIMEO on the real kernel).
+  public static let defaultTimeoutMs: Int64 = 2000
+
+  func stateOf(_ s: SimSock) -> SockState {
+    // BOUND: holds a local port and neither listens nor is connected.
+    if s.state == .CLOSED && s.lport != 0 && !s.isTW { return .BOUND }
+    return s.state
+  }
+
+  // MARK: sockets and descriptors
+
+  var openDescriptors: Int { live.values.filter { $0.hasFd }.count }
+
+  func sock(_ id: SockID) -> SimSock? {
+    guard id > 0 && id < socks.count, let s = socks[id], s.hasFd else { return nil }
+    return s
+  }
+
+  func newSock(_ kind: SocketKind, uid: UInt32) -> SimSock {
+    let s = SimSock(id: nextID, kind: kind, uid: uid)
+    nextID += 1
+    socks.append(s)
+    live[s.id] = s
+    return s
+  }
+
+  /// The simulated process has stdin, stdout and stderr open, as a real one does.
+  func descriptorAvailable() -> Bool {
+    guard let lim = descriptorLimit else { return true }
+    return openDescriptors + 3 < lim
+  }
+
+  public func socket(_ kind: SocketKind, uid: UInt32) -> CallResult {
+    guard descriptorAvailable() else {
+      return .fail(.EMFILE, "the descriptor limit (ulimit nofile \(descriptorLimit!)) is reached: 3 standard descriptors and \(openDescriptors) sockets are open")
+    }
+    let s = newSock(kind, uid: uid)
+    var r = CallResult.ok
+    r.created = s.id
+    return r
+  }
+
+  public func setDescriptorLimit(_ n: Int) -> CallResult {
+    guard n >= 0 else { return .fail(.EINVAL) }
+    descriptorLimit = n
+    return .ok
+  }
+
+  // MARK: time
+
+  public func sleep(ms: Int64) {
+    advance(to: nowMs + max(0, ms))
+  }
+
+  /// A FIN received in ESTABLISHED puts Linux in pingpong mode, so its ACK
+  /// waits for the delayed-ACK timer (TCP_ATO_MIN, 40 ms).
+  static let delayedAckMs: Int64 = 40
+
+  func advance(to t: Int64) {
+    // Timers fire in time order (ties by socket id), so a transcript is deterministic.
+    func due(_ s: SimSock) -> Int64 { s.isTW ? s.twExpireMs : (s.finAckDueMs ?? Int64.max) }
+    while true {
+      let events = live.values.filter { due($0) <= t }.sorted { (due($0), $0.id) < (due($1), $1.id) }
+      if events.isEmpty { break }
+      for s in events {
+        let at = due(s)
+        guard at <= t, live[s.id] === s else { continue }
+        nowMs = max(nowMs, at)
+        if s.isTW { killTW(s) } else { finAcked(s) }
+      }
+    }
+    nowMs = t
+  }
+
+  /// Nothing to release: the simulated namespace is only memory.
+  public func shutdownBackend() {}
+
+  /// Sockets in creation order.
+  var liveInOrder: [SimSock] { live.values.sorted { $0.id < $1.id } }
+
+  public func count(_ state: SockState) -> Int {
+    live.values.reduce(0) { $0 + (stateOf($1) == state ? 1 : 0) }
+  }
+
+  // MARK: views
+
+  public func view(_ id: SockID) -> SocketView {
+    guard id > 0 && id < socks.count, var s = socks[id] else { return SocketView(state: .CLOSED, local: nil, remote: nil) }
+    let ownLocal = s.local
+    let ownRemote = s.remote
+    if !s.hasFd {
+      // After close: whatever the kernel still holds for the socket.
+      while let next = s.successor { s = next }
+      let held = live[s.id] === s
+      return SocketView(state: held ? stateOf(s) : .CLOSED, local: ownLocal, remote: ownRemote)
+    }
+    // getpeername() answers only while connected (or closing).
+    let st = stateOf(s)
+    let connected = ![.CLOSED, .BOUND, .LISTEN].contains(st)
+    return SocketView(state: st, local: ownLocal, remote: connected ? ownRemote : nil)
+  }
+
+  public func table() -> [SocketRow] {
+    liveInOrder.map { s in
+      SocketRow(
+        id: s.isTW ? s.origin : s.id, kind: s.kind, state: stateOf(s), local: s.local, remote: s.remote,
+        options: s.optionNames, timeLeftMs: s.isTW ? max(0, s.twExpireMs - nowMs) : nil, uid: s.uid,
+        hasDescriptor: s.hasFd)
+    }
+  }
+}

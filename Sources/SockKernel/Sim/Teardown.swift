@@ -1,0 +1,219 @@
+/// The end of a TCP connection: shutdown(2), close(2), FIN, TIME_WAIT, resets.
+///
+/// Models: `tcp_shutdown`, `tcp_close` (SO_LINGER {1,0} and unread data
+/// reset instead of a FIN), `tcp_fin` / `tcp_rcv_state_process` (the FIN
+/// state machine, FIN_WAIT1 until the peer's delayed ACK), `tcp_time_wait`
+/// and `inet_twsk_alloc` (the minisocket, tcp_max_tw_buckets overflow),
+/// `inet_twsk_kill`, `tcp_reset` and `tcp_done`
+/// (net/ipv4/tcp.c, tcp_input.c, tcp_minisocks.c, inet_timewait_sock.c).
+extension SimKernel {
+  func tcpDone(_ s: SimSock) {
+    s.state = .CLOSED
+    s.connecting = false
+    unhashEstablished(s)
+    // SOCK_BINDPORT_LOCK keeps an explicit port while the descriptor lives.
+    if !s.portLock || !s.hasFd {
+      table(for: s).remove(s)
+      s.lport = 0
+      s.connectBind = false
+      if !s.addrLock { s.laddr = s.isV6 ? .any6 : .any4 }
+    }
+    if !s.hasFd { dropLive(s) }
+  }
+  func resetByPeer(_ s: SimSock) {
+    s.pendingError = s.state == .CLOSE_WAIT ? .EPIPE : .ECONNRESET
+    s.rdShut = true  // tcp_done: sk_shutdown = SHUTDOWN_MASK
+    if let p = s.peer, p.peer === s { p.peer = nil }
+    s.peer = nil
+    tcpDone(s)
+  }
+
+  /// tcp_recvmsg's order: queued data first, then end of stream once the
+  /// peer's FIN came (SOCK_DONE), then a pending error (a reset), then a
+  /// shutdown or closed socket.
+  // MARK: shutdown and close
+
+  public func shutdown(_ id: SockID, _ how: ShutdownHow) -> CallResult {
+    guard let s = sock(id) else { return badf() }
+    if !s.isTCP {
+      guard s.state == .ESTABLISHED else { return .fail(.ENOTCONN, "the socket is not connected") }
+      if how != .wr { s.rdShut = true }
+      return .ok
+    }
+    switch s.state {
+    case .CLOSED:
+      return .fail(.ENOTCONN, "the socket is not connected")
+    case .LISTEN:
+      if how == .wr { return .ok }
+      closeListener(s)
+      return .ok
+    default: break
+    }
+    if how != .wr { s.rdShut = true }
+    if how != .rd && !s.wrShut {
+      s.wrShut = true
+      sendFIN(from: s)
+    }
+    return .ok
+  }
+
+  /// The active or passive half of a close: FIN to the peer.
+  func sendFIN(from s: SimSock) {
+    let p = s.peer
+    switch s.state {
+    case .ESTABLISHED:
+      // FIN_WAIT1 until the peer's delayed ACK (40 ms: the peer is in
+      // pingpong mode after a FIN) or the peer's own FIN.
+      s.state = .FIN_WAIT1
+      s.finAckDueMs = nowMs + SimKernel.delayedAckMs
+      if let p = p { receiveFIN(p) }
+    case .CLOSE_WAIT:
+      s.state = .LAST_ACK
+      if let p = p { receiveFIN(p) }
+      // The peer ACKs at once: LAST_ACK -> CLOSED.
+      if s.state == .LAST_ACK { tcpDone(s) }
+    default:
+      break
+    }
+  }
+
+  func receiveFIN(_ p: SimSock) {
+    p.rxEOF = true
+    if p.isTW {
+      if p.state == .FIN_WAIT2 {
+        p.state = .TIME_WAIT
+        p.twExpireMs = nowMs + 60_000
+      }
+      return
+    }
+    switch p.state {
+    case .ESTABLISHED:
+      p.state = .CLOSE_WAIT
+    case .FIN_WAIT1, .FIN_WAIT2:
+      p.finAckDueMs = nil
+      // A FIN in FIN_WAIT2 ends in TIME_WAIT; the socket itself is done.
+      enterTimeWait(p, substate: .TIME_WAIT, timeoutMs: 60_000)
+    default:
+      break
+    }
+  }
+
+  /// tcp_time_wait: hands the socket's place in the tables to a minisocket.
+  func enterTimeWait(_ s: SimSock, substate: SockState, timeoutMs: Int64) {
+    if twCount >= maxTwBuckets && rule(.twOverflow) {
+      // TCPTimeWaitOverflow: no TIME_WAIT; the port is free at once.
+      s.peer = nil
+      tcpDone(s)
+      return
+    }
+    let tw = newSock(s.kind, uid: s.uid)
+    twCount += 1
+    socks[tw.id] = nil
+    tw.hasFd = false
+    tw.isTW = true
+    tw.state = substate
+    tw.reuse = s.reuse
+    tw.reuseport = s.reuseport
+    tw.v6only = s.v6only
+    tw.device = s.device
+    tw.connectBind = s.connectBind
+    tw.laddr = s.laddr
+    tw.raddr = s.raddr
+    tw.rport = s.rport
+    tw.timestamps = s.timestamps
+    tw.twEntryMs = nowMs
+    tw.twExpireMs = nowMs + timeoutMs
+    tw.origin = s.origin ?? s.id
+    tw.peer = s.peer
+    if let p = s.peer, p.peer === s { p.peer = tw }
+    s.successor = tw
+    tcp.replace(s, with: tw)
+    unhashEstablished(s)
+    hashEstablished(tw)
+    s.state = .CLOSED
+    s.peer = nil
+    if s.hasFd {
+      // The descriptor stays, on a CLOSED socket; an explicit port stays bound.
+      if s.portLock, let tb = tcp.bucket(tw.lport) { tcp.add(s, tb) } else { s.lport = 0 }
+    } else {
+      dropLive(s)
+    }
+  }
+
+  func closeListener(_ s: SimSock) {
+    for c in s.queue {
+      // Unaccepted connections are reset.
+      if let p = c.peer { resetByPeer(p) }
+      c.peer = nil
+      c.parent = nil
+      unhashEstablished(c)
+      tcp.remove(c)
+      c.state = .CLOSED
+      dropLive(c)
+    }
+    s.queue = []
+    tcpDone(s)
+  }
+
+  public func close(_ id: SockID) -> CallResult {
+    guard let s = sock(id) else { return badf() }
+    s.hasFd = false
+    if !s.isTCP {
+      udpUnhash(s)
+      s.state = .CLOSED
+      dropLive(s)
+      return .ok
+    }
+    let abort = s.linger == 0 || !s.rx.isEmpty
+    if abort && (s.state == .ESTABLISHED || s.state == .CLOSE_WAIT) {
+      // SO_LINGER {on, 0}, or unread data: a reset instead of a FIN, no TIME_WAIT.
+      if let p = s.peer { resetByPeer(p) }
+      s.peer = nil
+      tcpDone(s)
+      return .ok
+    }
+    switch s.state {
+    case .LISTEN:
+      closeListener(s)
+    case .ESTABLISHED:
+      s.wrShut = true
+      sendFIN(from: s)  // an orphan in FIN_WAIT1 until the ACK comes
+    case .CLOSE_WAIT:
+      s.wrShut = true
+      sendFIN(from: s)
+    case .FIN_WAIT1:
+      break  // already orphaned by the pending ACK
+    case .FIN_WAIT2:
+      orphanFinWait2(s)
+    default:
+      tcpDone(s)
+    }
+    return .ok
+  }
+
+  /// The peer's delayed ACK of our FIN arrives: FIN_WAIT1 -> FIN_WAIT2.
+  func finAcked(_ s: SimSock) {
+    s.finAckDueMs = nil
+    guard s.state == .FIN_WAIT1 else { return }
+    s.state = .FIN_WAIT2
+    if !s.hasFd { orphanFinWait2(s) }
+  }
+
+  /// An orphaned FIN_WAIT2 socket becomes a minisocket that lives for tcp_fin_timeout.
+  func orphanFinWait2(_ s: SimSock) {
+    if s.state == .CLOSED { return }
+    enterTimeWait(s, substate: .FIN_WAIT2, timeoutMs: Int64(finTimeoutS) * 1000)
+  }
+  func killTW(_ tw: SimSock) {
+    twCount -= 1
+    unhashEstablished(tw)
+    tcp.remove(tw)
+    tw.state = .CLOSED
+    tw.isTW = false
+    dropLive(tw)
+  }
+
+  func dropLive(_ s: SimSock) {
+    if live[s.id] === s { live[s.id] = nil }
+  }
+}

@@ -1,0 +1,192 @@
+/// UDP on the simulated kernel: ports, SO_REUSEPORT groups, datagrams.
+///
+/// Models: `udp_lib_lport_inuse` (who may share a port), `udp_lib_get_port`
+/// (explicit port and the hash-slot walk of port 0),
+/// `udp_reuseport_add_sock` and `reuseport_detach_sock` (groups),
+/// `udp4_lib_lookup2` / `compute_score` / `lookup_reuseport` (which socket
+/// a datagram reaches), `inet_dgram_connect` and `inet_autobind`, and
+/// `udp_sendmsg` / `udp_recvmsg` (net/ipv4/udp.c, net/core/sock_reuseport.c).
+extension SimKernel {
+  func udpConflicts(_ sk: SimSock, port: Int) -> [SimSock] {
+    guard let tb = udp.bucket(port) else { return [] }
+    let cls = sk.addrClass
+    return tb.owners.filter { o in
+      guard o !== sk, let oc = o.boundClass, cls.overlaps(oc), devicesCompatible(sk, o) else { return false }
+      if sk.reuse && o.reuse && rule(.udpReuseaddrShares) { return false }
+      if sk.reuseport && o.reuseport && sk.uid == o.uid { return false }
+      return true
+    }
+  }
+  func udpGetPort(_ sk: SimSock, _ snum: Int) -> PortFailure? {
+    if snum != 0 {
+      let blockers = udpConflicts(sk, port: snum)
+      if !blockers.isEmpty { return .inUse(blockers, port: snum) }
+      udpHash(sk, port: snum)
+      return nil
+    }
+    let (lo, hi, _) = localPortRange(sk)
+    guard let port = udpFindPort(sk, lo: lo, hi: hi, rand: UInt32(truncatingIfNeeded: random.next())) else {
+      return .exhausted(lo: lo, hi: hi)
+    }
+    udpHash(sk, port: port)
+    return nil
+  }
+
+  /// The UDP hash table's size on these machines ("UDP hash table entries:
+  /// 16384" at boot; a namespace shares it while udp_child_hash_entries is 0).
+  static let udpHashSize = 16384
+
+  /// udp_lib_get_port's search for snum 0: from a random first port, one
+  /// hash slot at a time; inside a slot, every port of that slot in steps of
+  /// an odd multiple of the table size (16-bit arithmetic, as the kernel's
+  /// unsigned short). A port is free when no conflicting owner holds it.
+  func udpFindPort(_ sk: SimSock, lo: Int, hi: Int, rand r: UInt32) -> Int? {
+    let size = SimKernel.udpHashSize
+    let remaining = hi - lo + 1
+    var first = UInt16(truncatingIfNeeded: Int((UInt64(r) &* UInt64(remaining)) >> 32) + lo)
+    if !rule(.udpBind0SlotWalk) {
+      // A plain linear walk from the random start (not what the kernel does).
+      for i in 0..<remaining {
+        let port = lo + (Int(first) - lo + i) % remaining
+        if !reservedPorts.contains(port) && udpConflicts(sk, port: port).isEmpty { return port }
+      }
+      return nil
+    }
+    let step = UInt16(truncatingIfNeeded: (r | 1) &* UInt32(size))
+    let last = first &+ UInt16(truncatingIfNeeded: size)
+    repeat {
+      var snum = first
+      repeat {
+        let p = Int(snum)
+        if lo <= p && p <= hi && !reservedPorts.contains(p) && udpConflicts(sk, port: p).isEmpty { return p }
+        snum = snum &+ step
+      } while snum != first
+      first = first &+ 1
+    } while first != last
+    return nil
+  }
+
+  /// Hashes a UDP socket on its port; a SO_REUSEPORT socket joins the group
+  /// of an owner with exactly its address, family, v6only, device and uid
+  /// (udp_reuseport_add_sock), or starts one.
+  func udpHash(_ sk: SimSock, port: Int) {
+    let tb = udp.bucket(port) ?? udp.createBucket(port)
+    udp.add(sk, tb)
+    guard sk.reuseport else { return }
+    let mate = tb.owners.first { o in
+      o !== sk && o.udpGroup != nil && o.isV6 == sk.isV6 && o.v6only == sk.v6only && o.device == sk.device
+        && o.uid == sk.uid && o.laddr == sk.laddr
+    }
+    if let g = mate?.udpGroup {
+      udpGroups[g, default: []].append(sk)
+      sk.udpGroup = g
+    } else {
+      udpGroups[nextGroup] = [sk]
+      sk.udpGroup = nextGroup
+      nextGroup += 1
+    }
+  }
+
+  /// reuseport_detach_sock: the last member takes the leaving one's place.
+  func udpUnhash(_ sk: SimSock) {
+    udp.remove(sk)
+    guard let g = sk.udpGroup, var members = udpGroups[g], let i = members.firstIndex(where: { $0 === sk }) else { return }
+    members[i] = members[members.count - 1]
+    members.removeLast()
+    udpGroups[g] = members.isEmpty ? nil : members
+    sk.udpGroup = nil
+  }
+  func udpConnect(_ s: SimSock, _ ep: Endpoint) -> CallResult {
+    var dst = ep
+    if dst.addr.isAny { dst.addr = dst.addr == .any6 ? .loopback6 : .loopback4 }
+    guard var src = routeSource(dst.addr) else { return .fail(.ENETUNREACH, "there is no route to \(dst.addr)") }
+    if s.isV6 && dst.addr.isV4Mapped { src = src.asV6 }
+    if s.lport == 0 {
+      if let f = udpGetPort(s, 0) { return failure(f, for: s, call: "connect()") }
+    }
+    if s.laddr.isAny { udp.rehash(s, to: src) }
+    s.raddr = dst.addr
+    s.rport = Int(dst.port)
+    s.state = .ESTABLISHED
+    return CallResult(local: s.local, remote: s.remote)
+  }
+  public func sendto(_ id: SockID, _ ep: Endpoint, _ data: [UInt8]) -> CallResult {
+    guard let s = sock(id) else { return badf() }
+    if s.isTCP {
+      if s.state == .ESTABLISHED || s.state == .CLOSE_WAIT { return send(id, data) }
+      return .fail(.EPIPE, "the TCP socket is not connected")
+    }
+    if let e = familyCheck(s, ep.addr, connect: true) { return e }
+    var dst = ep
+    if dst.addr.isAny { dst.addr = dst.addr == .any6 ? .loopback6 : .loopback4 }
+    guard let src0 = routeSource(dst.addr) else { return .fail(.ENETUNREACH, "there is no route to \(dst.addr)") }
+    if s.lport == 0 {
+      if let f = udpGetPort(s, 0) { return failure(f, for: s, call: "connect()") }
+    }
+    let src = Endpoint(s.laddr.isAny ? (s.isV6 && dst.addr.isV4Mapped ? src0.asV6 : src0) : s.laddr, UInt16(s.lport))
+    if let r = udpReceiver(dst, from: src) {
+      r.datagrams.append((src, data))
+    } else if s.raddr != nil && s.remote == dst {
+      s.pendingError = .ECONNREFUSED
+    }
+    var res = CallResult.ok
+    res.local = s.local
+    res.remote = dst
+    return res
+  }
+
+  /// The socket a datagram to `dst` reaches: the exact address before the
+  /// wildcard; among equals the most recently bound; within a SO_REUSEPORT
+  /// group (none of it connected), the member a hash of the 4-tuple picks.
+  func udpReceiver(_ dst: Endpoint, from src: Endpoint) -> SimSock? {
+    guard let tb = udp.bucket(Int(dst.port)) else { return nil }
+    let isV4 = dst.addr.effectiveV4 != nil
+    var best: (SimSock, Int)?
+    for o in tb.owners.sorted(by: { $0.bindSeq > $1.bindSeq }) where o.hasFd {
+      var score = -1
+      if isV4 {
+        if o.laddr.effectiveV4 == dst.addr.effectiveV4 {
+          score = rule(.udpExactAddressFirst) ? 2 : 1
+        } else if o.laddr == .any4 || (o.isV6 && o.laddr == .any6 && !o.v6only) {
+          score = 1
+        }
+      } else if o.isV6 {
+        if o.laddr == dst.addr { score = 2 } else if o.laddr == .any6 { score = 1 }
+      }
+      if let r = o.remote, r != src { score = -1 }
+      if score >= 0 && (best == nil || score > best!.1) { best = (o, score) }
+    }
+    guard let (first, _) = best else { return nil }
+    // reuseport_select_sock by udp_ehashfn; a group with a connected member
+    // (reuseport_has_conns) is scored like any other sockets.
+    if rule(.udpReuseportSpread), let g = first.udpGroup, let members = udpGroups[g],
+      members.count > 1, !members.contains(where: { $0.state == .ESTABLISHED })
+    {
+      let h = SeededRandom.keyedHash(netSecret ^ 0x0D9E, dst.addr.hashWords + src.addr.hashWords + [UInt64(src.port), UInt64(dst.port)])
+      return members[Int((UInt64(UInt32(truncatingIfNeeded: h)) &* UInt64(members.count)) >> 32)]
+    }
+    return first
+  }
+
+  public func recvfrom(_ id: SockID) -> CallResult {
+    guard let s = sock(id) else { return badf() }
+    if s.isTCP {
+      var r = recv(id, max: nil)
+      r.from = s.remote
+      return r
+    }
+    if let e = s.pendingError {
+      s.pendingError = nil
+      return .fail(e, "an earlier datagram was refused: nothing listens on \(s.remote.map { "\($0)" } ?? "the destination")")
+    }
+    guard !s.datagrams.isEmpty else {
+      if !s.nonblock { advance(to: nowMs + config.timeoutMs) }
+      return .fail(.EAGAIN, s.nonblock ? "no datagram is waiting" : "no datagram arrived within \(formatMs(config.timeoutMs))")
+    }
+    let d = s.datagrams.removeFirst()
+    var r = CallResult.ok
+    r.data = d.data
+    r.from = d.from
+    return r
+  }
+}
