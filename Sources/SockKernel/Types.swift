@@ -38,24 +38,6 @@ public enum ShutdownHow: String, Sendable {
   case rd, wr, rdwr
 }
 
-/// The socket options of the brief.
-public enum SocketOption: Equatable, Sendable {
-  case reuseaddr(Bool)
-  case reuseport(Bool)
-  case bindAddressNoPort(Bool)
-  case v6only(Bool)
-  case nonblock(Bool)
-  case freebind(Bool)
-  /// SO_LINGER: nil turns it off; a number of seconds turns it on.
-  case linger(Int?)
-  /// IP_LOCAL_PORT_RANGE; (0, 0) clears it.
-  case localPortRange(Int, Int)
-  case bindToDevice(String)
-
-  public static let booleanNames = ["reuseaddr", "reuseport", "bind_address_no_port", "v6only", "nonblock", "freebind"]
-  public static let allNames = booleanNames + ["linger", "local_port_range", "bindtodevice"]
-}
-
 /// The sysctl keys both backends accept.
 public enum Sysctl {
   public static let keys = [
@@ -159,13 +141,19 @@ public struct SocketRow: Sendable {
   public var state: SockState
   public var local: Endpoint?
   public var remote: Endpoint?
-  public var options: [String]
+  /// The options in force, in the order `show` lists them.
+  public var options: [SocketOption]
   /// Milliseconds until a TIME_WAIT / FIN_WAIT2 entry expires.
   public var timeLeftMs: Int64?
   public var uid: UInt32
   /// Whether a descriptor refers to it (false for TIME_WAIT entries, unaccepted connections, orphans).
   public var hasDescriptor: Bool
-  public init(id: SockID?, kind: SocketKind, state: SockState, local: Endpoint?, remote: Endpoint?, options: [String], timeLeftMs: Int64?, uid: UInt32, hasDescriptor: Bool) {
+  /// The SO_REUSEPORT group the socket is in (1, 2, ... in order of appearance).
+  public var group: Int?
+  public init(
+    id: SockID?, kind: SocketKind, state: SockState, local: Endpoint?, remote: Endpoint?, options: [SocketOption], timeLeftMs: Int64?,
+    uid: UInt32, hasDescriptor: Bool
+  ) {
     self.id = id
     self.kind = kind
     self.state = state
@@ -175,6 +163,30 @@ public struct SocketRow: Sendable {
     self.timeLeftMs = timeLeftMs
     self.uid = uid
     self.hasDescriptor = hasDescriptor
+  }
+
+  /// The options column: each option's label, then the owner when it is not root.
+  public var optionLabels: [String] { options.compactMap(\.label) + (uid != 0 ? ["uid=\(uid)"] : []) }
+
+  func has(_ name: String) -> Bool { options.contains { $0.name == name && $0.isSet } }
+
+  /// Numbers the SO_REUSEPORT groups of a table by the kernel's joining rule
+  /// (inet_reuseport_add_sock, udp_reuseport_add_sock): SO_REUSEPORT, the
+  /// same protocol and family, exactly the same local address and port, the
+  /// same owner, v6only and device; a TCP socket joins when it listens, a
+  /// UDP one when it binds. Groups are numbered in order of appearance. Both
+  /// backends number their tables this way (the real kernel reports no groups).
+  public static func numberReuseportGroups(_ rows: inout [SocketRow]) {
+    var numbers: [String: Int] = [:]
+    for i in rows.indices {
+      let r = rows[i]
+      guard r.hasDescriptor, r.has("reuseport"), let local = r.local, local.port != 0 else { continue }
+      if r.kind.transport == .tcp && r.state != .LISTEN { continue }
+      let device = r.options.first { $0.name == "bindtodevice" }?.label ?? ""
+      let key = "\(r.kind) \(local) \(r.uid) \(r.has("v6only")) \(device)"
+      if numbers[key] == nil { numbers[key] = numbers.count + 1 }
+      rows[i].group = numbers[key]
+    }
   }
 }
 

@@ -151,7 +151,7 @@ public struct Checker {
 
   mutating func setopt(_ opt: Word, _ args: [Expr], stmtSpan: Span) {
     let name = opt.text
-    guard SocketOption.allNames.contains(name) else {
+    guard let spec = SocketOption.spec(named: name) else {
       error("unknown option '\(name)'", opt.span, hint: Suggest.hint(for: name, in: SocketOption.allNames) ?? "options: \(SocketOption.allNames.joined(separator: ", "))")
       return
     }
@@ -161,29 +161,29 @@ public struct Checker {
       return false
     }
     let after = Span(opt.span.end, opt.span.end + 1)
-    switch name {
-    case "linger":
+    switch spec.shape {
+    case .secondsOrOff:
       guard args.count == 1 else {
-        error("'linger' takes one value: seconds, or 'off'", args.count > 1 ? args[1].span : after, hint: "e.g. 'setopt a linger 0'")
+        error("'\(name)' takes one value: seconds, or 'off'", args.count > 1 ? args[1].span : after, hint: "e.g. '\(spec.example)'")
         return
       }
       if case .name(let n) = args[0].kind, n == "off" { return }
       expr(args[0])
-    case "local_port_range":
+    case .portPair:
       guard args.count == 2 else {
-        error("'local_port_range' takes two ports: LO HI", args.count > 2 ? args[2].span : after, hint: "e.g. 'setopt a local_port_range 40000 40009' ('0 0' clears it)")
+        error("'\(name)' takes two ports: LO HI", args.count > 2 ? args[2].span : after, hint: "e.g. '\(spec.example)' ('0 0' clears it)")
         return
       }
       for a in args {
         expr(a)
         if case .int(let v) = a.kind, !(0...65535).contains(v) { error("port \(v) is out of range 0..65535", a.span) }
       }
-    case "bindtodevice":
+    case .device:
       guard args.count == 1 else {
-        error("'bindtodevice' takes one device name", args.count > 1 ? args[1].span : after, hint: "e.g. 'setopt a bindtodevice lo'")
+        error("'\(name)' takes one device name", args.count > 1 ? args[1].span : after, hint: "e.g. '\(spec.example)'")
         return
       }
-    default:
+    case .flag:
       if args.count > 1 { error("'\(name)' takes at most one value", args[1].span) }
       if let a = args.first, !isOnOff(a) {
         error("'\(name)' is on or off", a.span, hint: "write 'on', 'off', 1 or 0 (or nothing, meaning on)")

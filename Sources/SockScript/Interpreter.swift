@@ -408,9 +408,7 @@ public final class Interpreter {
   }
 
   public func showRows() -> [ShowRow] {
-    let rows = backend.table()
-    let groups = Interpreter.reuseportGroups(rows)
-    return rows.enumerated().map { i, row in
+    backend.table().map { row in
       var label = "-"
       if let id = row.id, let n = name(of: id) {
         label = row.hasDescriptor ? n : "\(n) (closed)"
@@ -420,25 +418,7 @@ public final class Interpreter {
       let timer = row.timeLeftMs.map { "\(Value.formatDuration(($0 + 99) / 100 * 100)) left" }
       return ShowRow(
         name: label, proto: row.kind.description, state: row.state.rawValue, local: endpointCell(row.local),
-        remote: endpointCell(row.remote), options: row.options, timer: timer, group: groups[i].map { "g\($0)" })
-    }
-  }
-
-  /// Which SO_REUSEPORT group each row is in, by the kernel's joining rule
-  /// (inet_reuseport_add_sock, udp_reuseport_add_sock): SO_REUSEPORT, the
-  /// same protocol and family, exactly the same local address and port, the
-  /// same owner, v6only and device; a TCP socket joins when it listens, a
-  /// UDP one when it binds. Groups are numbered in order of appearance.
-  static func reuseportGroups(_ rows: [SocketRow]) -> [Int?] {
-    var numbers: [String: Int] = [:]
-    return rows.map { r -> Int? in
-      guard r.hasDescriptor, r.options.contains("reuseport"), let local = r.local, local.port != 0 else { return nil }
-      if r.kind.transport == .tcp && r.state != .LISTEN { return nil }
-      let extra = r.options.filter { $0 == "v6only" || $0.hasPrefix("dev=") }.joined(separator: ",")
-      let key = "\(r.kind) \(local) \(r.uid) \(extra)"
-      if let n = numbers[key] { return n }
-      numbers[key] = numbers.count + 1
-      return numbers.count
+        remote: endpointCell(row.remote), options: row.optionLabels, timer: timer, group: row.group.map { "g\($0)" })
     }
   }
 
@@ -527,45 +507,51 @@ public final class Interpreter {
     return out
   }
 
+  /// Decodes setopt's arguments by the option's shape (SocketOption.table).
   func option(_ opt: Word, _ args: [Expr]) throws -> SocketOption {
-    func flag() throws -> Bool {
-      guard let a = args.first else { return true }
-      if case .name(let n) = a.kind, vars[n] == nil {
-        if n == "on" { return true }
-        if n == "off" { return false }
-      }
-      let v = try eval(a)
-      switch v {
-      case .int(0), .bool(false): return false
-      case .int(1), .bool(true): return true
-      default: throw RuntimeError("'\(opt.text)' is on or off, not \(v.text)", a.span)
-      }
+    guard let spec = SocketOption.spec(named: opt.text) else { throw RuntimeError("unknown option '\(opt.text)'", opt.span) }
+    func bareWord(_ e: Expr) -> String? {
+      if case .name(let n) = e.kind, vars[n] == nil { return n }
+      return nil
     }
-    switch opt.text {
-    case "reuseaddr": return .reuseaddr(try flag())
-    case "reuseport": return .reuseport(try flag())
-    case "bind_address_no_port": return .bindAddressNoPort(try flag())
-    case "v6only": return .v6only(try flag())
-    case "nonblock": return .nonblock(try flag())
-    case "freebind": return .freebind(try flag())
-    case "linger":
-      if case .name("off") = args[0].kind, vars["off"] == nil { return .linger(nil) }
+    let arg: SocketOption.Argument
+    switch spec.shape {
+    case .flag:
+      guard let a = args.first else {
+        arg = .flag(true)
+        break
+      }
+      if bareWord(a) == "on" {
+        arg = .flag(true)
+      } else if bareWord(a) == "off" {
+        arg = .flag(false)
+      } else {
+        let v = try eval(a)
+        switch v {
+        case .int(0), .bool(false): arg = .flag(false)
+        case .int(1), .bool(true): arg = .flag(true)
+        default: throw RuntimeError("'\(opt.text)' is on or off, not \(v.text)", a.span)
+        }
+      }
+    case .secondsOrOff:
+      if bareWord(args[0]) == "off" {
+        arg = .seconds(nil)
+        break
+      }
       let secs = try int(args[0])
       guard secs >= 0 else { throw RuntimeError("linger needs 0 or more seconds", args[0].span) }
-      return .linger(secs)
-    case "local_port_range":
+      arg = .seconds(secs)
+    case .portPair:
       let lo = try int(args[0])
       let hi = try int(args[1])
       for (v, a) in [(lo, args[0]), (hi, args[1])] where !(0...65535).contains(v) {
         throw RuntimeError("port \(v) is out of range 0..65535", a.span)
       }
-      return .localPortRange(lo, hi)
-    case "bindtodevice":
-      if case .name(let n) = args[0].kind, vars[n] == nil { return .bindToDevice(n) }
-      return .bindToDevice(try eval(args[0]).text)
-    default:
-      throw RuntimeError("unknown option '\(opt.text)'", opt.span)
+      arg = .ports(lo, hi)
+    case .device:
+      arg = .device(try bareWord(args[0]) ?? eval(args[0]).text)
     }
+    return SocketOption(name: spec.name, arg)!
   }
 
   /// `cached`: the statement's own endpoint, whose literal address is parsed once.

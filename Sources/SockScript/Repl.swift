@@ -332,7 +332,8 @@ public enum ReplHelp {
 
         """
     case "options":
-      return "Options: " + SocketOption.allNames.joined(separator: " ") + " (booleans take on/off/1/0; linger SECONDS|off; local_port_range LO HI; bindtodevice IFNAME)\n"
+      let valued = SocketOption.table.filter { $0.shape != .flag }.map { "\($0.name) \($0.argument)" }
+      return "Options: " + SocketOption.allNames.joined(separator: " ") + " (" + (["booleans take on/off/1/0"] + valued).joined(separator: "; ") + ")\n"
     case "sysctls":
       return "sysctl keys:\n" + Sysctl.keys.map { "  \($0)\n" }.joined()
     case "states":

@@ -24,7 +24,7 @@ public final class RealKernel: KernelBackend {
     var open = true
     /// The socket's inode, to find it in sock_diag (fstat, on first use).
     lazy var inode: UInt64 = Sys.inode(fd)
-    var options: [String] = []
+    var options: [SocketOption] = []
     /// The last endpoints seen, kept for after close: they find what the
     /// kernel still holds for the socket (its TIME_WAIT, say).
     var lastLocal: Endpoint?
@@ -194,57 +194,29 @@ public final class RealKernel: KernelBackend {
   public func setsockopt(_ id: SockID, _ opt: SocketOption) -> CallResult {
     guard let r = rec(id) else { return badf() }
     let fd = r.fd
-    var label: String?
+    let spec = opt.spec
     let res = call(id) { _ -> Int in
       switch opt {
-      case .reuseaddr(let on):
-        label = on ? "reuseaddr" : nil
-        return Int(Sys.setInt(fd, SOL_SOCKET, SO_REUSEADDR, on ? 1 : 0))
-      case .reuseport(let on):
-        label = on ? "reuseport" : nil
-        return Int(Sys.setInt(fd, SOL_SOCKET, SO_REUSEPORT, on ? 1 : 0))
-      case .bindAddressNoPort(let on):
-        label = on ? "bind_address_no_port" : nil
-        return Int(Sys.setInt(fd, Int32(IPPROTO_IP), 24 /* IP_BIND_ADDRESS_NO_PORT */, on ? 1 : 0))
-      case .v6only(let on):
-        label = on ? "v6only" : nil
-        return Int(Sys.setInt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, on ? 1 : 0))
+      case .reuseaddr(let on), .reuseport(let on), .bindAddressNoPort(let on), .v6only(let on), .freebind(let on):
+        return Int(Sys.setInt(fd, spec.levelValue, spec.optnameValue, on ? 1 : 0))
       case .nonblock(let on):
-        label = on ? "nonblock" : nil
         let flags = fcntl(fd, F_GETFL)
         return Int(fcntl(fd, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK))
-      case .freebind(let on):
-        label = on ? "freebind" : nil
-        return Int(Sys.setInt(fd, Int32(IPPROTO_IP), 15 /* IP_FREEBIND */, on ? 1 : 0))
       case .linger(let secs):
-        label = secs.map { "linger=\($0)" }
         var l = linger(l_onoff: secs == nil ? 0 : 1, l_linger: Int32(secs ?? 0))
-        return Int(Glibc.setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, socklen_t(MemoryLayout<linger>.size)))
+        return Int(Glibc.setsockopt(fd, spec.levelValue, spec.optnameValue, &l, socklen_t(MemoryLayout<linger>.size)))
       case .localPortRange(let lo, let hi):
-        label = lo == 0 && hi == 0 ? nil : "local_port_range=\(lo)-\(hi)"
         var v = UInt32(lo) | UInt32(hi) << 16
-        return Int(Glibc.setsockopt(fd, Int32(IPPROTO_IP), 51 /* IP_LOCAL_PORT_RANGE */, &v, 4))
+        return Int(Glibc.setsockopt(fd, spec.levelValue, spec.optnameValue, &v, 4))
       case .bindToDevice(let dev):
-        label = dev.isEmpty ? nil : "dev=\(dev)"
         var name = Array(dev.utf8) + [0]
-        return Int(Glibc.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, &name, socklen_t(name.count)))
+        return Int(Glibc.setsockopt(fd, spec.levelValue, spec.optnameValue, &name, socklen_t(name.count)))
       }
     }
     if res.isOK {
-      let key: String
-      switch opt {
-      case .linger: key = "linger="
-      case .localPortRange: key = "local_port_range="
-      case .bindToDevice: key = "dev="
-      case .reuseaddr: key = "reuseaddr"
-      case .reuseport: key = "reuseport"
-      case .bindAddressNoPort: key = "bind_address_no_port"
-      case .v6only: key = "v6only"
-      case .nonblock: key = "nonblock"
-      case .freebind: key = "freebind"
-      }
-      r.options.removeAll { $0.hasPrefix(key) }
-      if let l = label { r.options.append(l) }
+      // The options in force, in the order they were set.
+      r.options.removeAll { $0.name == opt.name }
+      if opt.isSet { r.options.append(opt) }
     }
     return CallResult(errno: res.errno, why: res.why)
   }
@@ -447,7 +419,7 @@ public final class RealKernel: KernelBackend {
       if row.transport == .udp { state = row.state == 1 ? .ESTABLISHED : .BOUND }
       if state == .CLOSED { state = .BOUND }  // listed by sock_diag: it holds a port
       var id: SockID?
-      var options: [String] = []
+      var options: [SocketOption] = []
       var hasFd = false
       if row.inode != 0, let mine = byInode[row.inode] {
         id = mine
@@ -471,6 +443,7 @@ public final class RealKernel: KernelBackend {
           id: id, kind: r.kind, state: r.kind.transport == .tcp ? LinuxTCPState.state(Sys.tcpState(r.fd) ?? 7) : .CLOSED, local: l,
           remote: Sys.name(r.fd, peer: true), options: r.options, timeLeftMs: nil, uid: r.uid, hasDescriptor: true))
     }
+    SocketRow.numberReuseportGroups(&out)
     return out
   }
 

@@ -172,11 +172,13 @@ public final class SimKernel: KernelBackend {
   }
 
   public func table() -> [SocketRow] {
-    liveInOrder.map { s in
+    var rows = liveInOrder.map { s in
       SocketRow(
         id: s.isTW ? s.origin : s.id, kind: s.kind, state: stateOf(s), local: s.local, remote: s.remote,
-        options: s.optionNames, timeLeftMs: s.isTW ? max(0, s.twExpireMs - nowMs) : nil, uid: s.uid,
+        options: s.options, timeLeftMs: s.isTW ? max(0, s.twExpireMs - nowMs) : nil, uid: s.uid,
         hasDescriptor: s.hasFd)
     }
+    SocketRow.numberReuseportGroups(&rows)
+    return rows
   }
 }

@@ -103,20 +103,13 @@ final class SimSock {
   var local: Endpoint? { Endpoint(laddr, UInt16(sport)) }
   var remote: Endpoint? { raddr.map { Endpoint($0, UInt16(rport)) } }
 
-  /// The options a `show` row lists.
-  var optionNames: [String] {
-    var o: [String] = []
-    if reuse { o.append("reuseaddr") }
-    if reuseport { o.append("reuseport") }
-    if noPort { o.append("bind_address_no_port") }
-    if v6only { o.append("v6only") }
-    if nonblock { o.append("nonblock") }
-    if freebind { o.append("freebind") }
-    if let l = linger { o.append("linger=\(l)") }
-    if portRange.lo != 0 || portRange.hi != 0 { o.append("local_port_range=\(portRange.lo)-\(portRange.hi)") }
-    if let d = device { o.append("dev=\(d)") }
-    if uid != 0 { o.append("uid=\(uid)") }
-    return o
+  /// The options in force, as a `show` row lists them.
+  var options: [SocketOption] {
+    let all: [SocketOption] = [
+      .reuseaddr(reuse), .reuseport(reuseport), .bindAddressNoPort(noPort), .v6only(v6only), .nonblock(nonblock), .freebind(freebind),
+      .linger(linger), .localPortRange(portRange.lo, portRange.hi), .bindToDevice(device ?? ""),
+    ]
+    return all.filter(\.isSet)
   }
 }
 

@@ -83,17 +83,17 @@ struct ExportWriter {
   /// second value (local_port_range's hi), the device name, and a check to
   /// run first (linger's seconds).
   func optionArgs(_ opt: Word, _ args: [Expr]) -> (v: String, v2: String, dev: String, lingerCheck: (value: String, pos: String)?) {
-    switch opt.text {
-    case "linger":
+    switch SocketOption.spec(named: opt.text)?.shape ?? .flag {
+    case .secondsOrOff:
       let a = args[0]
       return (isWord(a, "off") ? "-1" : int(a), "0", "\"\"", (isWord(a, "off") ? "-1" : int(a), pos(a.span)))
-    case "local_port_range":
+    case .portPair:
       return ("port_arg(\(expr(args[0])), \(pos(args[0].span)))", "port_arg(\(expr(args[1])), \(pos(args[1].span)))", "\"\"", nil)
-    case "bindtodevice":
+    case .device:
       let a = args[0]
       if case .name(let n) = a.kind, !variables.contains(n) { return ("1", "0", literal(n), nil) }
       return ("1", "0", "text(\(expr(a)))", nil)
-    default:
+    case .flag:
       guard let a = args.first, !isWord(a, "on") else { return ("1", "0", "\"\"", nil) }
       if isWord(a, "off") { return ("0", "0", "\"\"", nil) }
       return ("flag_of(\(expr(a)), \(literal(opt.text)), \(pos(a.span)))", "0", "\"\"", nil)
