@@ -19,7 +19,7 @@ public struct Checker {
     var c = Checker(file: file)
     c.collect(program.statements)
     c.block(program.statements)
-    return c.diags.sorted { $0.span.start < $1.span.start }
+    return Diagnostic.sortedByPosition(c.diags)
   }
 
   mutating func collect(_ stmts: [Stmt]) {

@@ -126,7 +126,7 @@ public final class ReplSession {
     checker.vars = vars
     checker.collect(program.statements)
     checker.block(program.statements)
-    let diags = (syntax + checker.diags).sorted { $0.span.start < $1.span.start }
+    let diags = Diagnostic.combine(syntax: syntax, checks: checker.diags)
     if !diags.isEmpty {
       err.write(DiagnosticRenderer.render(diags, in: file))
       return
@@ -264,9 +264,7 @@ public enum ReplFiles {
 
 /// Tab completion that knows the language.
 public enum Completer {
-  static let socketStatements: Set<String> = [
-    "setopt", "bind", "listen", "connect", "accept", "send", "recv", "sendto", "recvfrom", "shutdown", "close",
-  ]
+  static let socketStatements = Set(Keyword.allCases.filter(\.takesSocket).map(\.word))
 
   /// The words that may complete `prefix`, the partial word at the end of `line`.
   public static func complete(_ line: String, sockets: [String]) -> [String] {
@@ -323,14 +321,12 @@ public enum ReplHelp {
 
         """
     case "statements":
-      return """
-        socket NAME [tcp|udp|tcp6|udp6] [uid N]   setopt NAME OPTION [VALUE]   bind NAME ENDPOINT
-        listen NAME [BACKLOG]   connect NAME ENDPOINT   accept NAME as NEW   send NAME STRING   recv NAME [N]
-        sendto NAME ENDPOINT STRING   recvfrom NAME   shutdown NAME rd|wr|rdwr   close NAME   sleep DURATION
-        sysctl KEY = VALUE   addr add ADDRESS[/PREFIX]   ulimit nofile N   let NAME = EXPR   expect EXPR
-        repeat N [as VAR] { ... }   print EXPR[, EXPR...]   show
-
-        """
+      // The keyword table's forms, three spaces apart, in lines of at most 100 columns.
+      var lines: [String] = []
+      for u in Keyword.allCases.map(\.usage) {
+        if let last = lines.last, last.count + 3 + u.count <= 100 { lines[lines.count - 1] += "   " + u } else { lines.append(u) }
+      }
+      return lines.map { $0 + "\n" }.joined() + "\n"
     case "options":
       let valued = SocketOption.table.filter { $0.shape != .flag }.map { "\($0.name) \($0.argument)" }
       return "Options: " + SocketOption.allNames.joined(separator: " ") + " (" + (["booleans take on/off/1/0"] + valued).joined(separator: "; ") + ")\n"

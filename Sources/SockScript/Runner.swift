@@ -23,8 +23,7 @@ public enum Runner {
     if !syntax.isEmpty {
       // Still run the checker, so `check` lists every error of the file.
       let more = Checker.check(program, in: file)
-      let all = (syntax + more.filter { d in !syntax.contains { $0.span.start == d.span.start } }).sorted { $0.span.start < $1.span.start }
-      return (nil, all)
+      return (nil, Diagnostic.combine(syntax: syntax, checks: more))
     }
     let diags = Checker.check(program, in: file)
     return diags.isEmpty ? (program, []) : (nil, diags)

@@ -130,32 +130,35 @@ public final class Stmt: Equatable, @unchecked Sendable {
     self.result = result
   }
 
-  /// The statement keyword: `bind`, `addr add`, ...
-  public var keyword: String {
+  /// The statement's entry in the keyword table.
+  public var statementKeyword: Keyword {
     switch kind {
-    case .socket: return "socket"
-    case .setopt: return "setopt"
-    case .bind: return "bind"
-    case .listen: return "listen"
-    case .connect: return "connect"
-    case .accept: return "accept"
-    case .send: return "send"
-    case .recv: return "recv"
-    case .sendto: return "sendto"
-    case .recvfrom: return "recvfrom"
-    case .shutdown: return "shutdown"
-    case .close: return "close"
-    case .sleep: return "sleep"
-    case .sysctl: return "sysctl"
-    case .addrAdd: return "addr add"
-    case .ulimit: return "ulimit"
-    case .letVar: return "let"
-    case .expect: return "expect"
-    case .repeatLoop: return "repeat"
-    case .print: return "print"
-    case .show: return "show"
+    case .socket: return .socket
+    case .setopt: return .setopt
+    case .bind: return .bind
+    case .listen: return .listen
+    case .connect: return .connect
+    case .accept: return .accept
+    case .send: return .send
+    case .recv: return .recv
+    case .sendto: return .sendto
+    case .recvfrom: return .recvfrom
+    case .shutdown: return .shutdown
+    case .close: return .close
+    case .sleep: return .sleep
+    case .sysctl: return .sysctl
+    case .addrAdd: return .addrAdd
+    case .ulimit: return .ulimit
+    case .letVar: return .letVar
+    case .expect: return .expect
+    case .repeatLoop: return .repeatLoop
+    case .print: return .print
+    case .show: return .show
     }
   }
+
+  /// The statement keyword as written: `bind`, `addr add`, ...
+  public var keyword: String { statementKeyword.spelling }
 
   /// The socket the statement acts on (`accept`: the listener), if any.
   public var socketRef: SockRef? {
@@ -169,15 +172,7 @@ public final class Stmt: Equatable, @unchecked Sendable {
   }
 
   /// Whether the statement is a call with a result (may carry `=> RESULT`).
-  public var isCall: Bool {
-    switch kind {
-    case .socket, .setopt, .bind, .listen, .connect, .accept, .send, .recv, .sendto, .recvfrom,
-      .shutdown, .close, .sysctl, .addrAdd:
-      return true
-    default:
-      return false
-    }
-  }
+  public var isCall: Bool { statementKeyword.isCall }
 }
 
 public struct Program: Equatable, Sendable {
@@ -185,16 +180,70 @@ public struct Program: Equatable, Sendable {
   public init(statements: [Stmt]) { self.statements = statements }
 }
 
-/// Keyword tables, shared with the checker, the REPL and editor grammars.
+/// The statements of the language, one table (as go/token has one token
+/// table): the parser dispatches on it, and the checker, the REPL's
+/// completion and help, and the editor-grammar test read it.
+public enum Keyword: String, CaseIterable, Sendable {
+  case socket, setopt, bind, listen, connect, accept, send, recv, sendto, recvfrom, shutdown, close, sleep, sysctl
+  case addrAdd = "addr"
+  case ulimit
+  case letVar = "let"
+  case expect
+  case repeatLoop = "repeat"
+  case print, show
+
+  /// The word a statement starts with.
+  public var word: String { rawValue }
+  /// The keyword as a transcript names it (`addr add`).
+  public var spelling: String { self == .addrAdd ? "addr add" : rawValue }
+
+  /// A call with a result, which may end with `=> RESULT`.
+  public var isCall: Bool {
+    switch self {
+    case .sleep, .ulimit, .letVar, .expect, .repeatLoop, .print, .show: return false
+    default: return true
+    }
+  }
+
+  /// Whether its first operand is an existing socket (what completion offers there).
+  public var takesSocket: Bool {
+    switch self {
+    case .setopt, .bind, .listen, .connect, .accept, .send, .recv, .sendto, .recvfrom, .shutdown, .close: return true
+    default: return false
+    }
+  }
+
+  /// The statement's form, for help.
+  public var usage: String {
+    switch self {
+    case .socket: return "socket NAME [tcp|udp|tcp6|udp6] [uid N]"
+    case .setopt: return "setopt NAME OPTION [VALUE]"
+    case .bind: return "bind NAME ENDPOINT"
+    case .listen: return "listen NAME [BACKLOG]"
+    case .connect: return "connect NAME ENDPOINT"
+    case .accept: return "accept NAME as NEW"
+    case .send: return "send NAME STRING"
+    case .recv: return "recv NAME [N]"
+    case .sendto: return "sendto NAME ENDPOINT STRING"
+    case .recvfrom: return "recvfrom NAME"
+    case .shutdown: return "shutdown NAME rd|wr|rdwr"
+    case .close: return "close NAME"
+    case .sleep: return "sleep DURATION"
+    case .sysctl: return "sysctl KEY = VALUE"
+    case .addrAdd: return "addr add ADDRESS[/PREFIX]"
+    case .ulimit: return "ulimit nofile N"
+    case .letVar: return "let NAME = EXPR"
+    case .expect: return "expect EXPR"
+    case .repeatLoop: return "repeat N [as VAR] { ... }"
+    case .print: return "print EXPR[, EXPR...]"
+    case .show: return "show"
+    }
+  }
+}
+
+/// The other word tables, shared with the checker, the REPL and editor grammars.
 public enum Keywords {
-  public static let statements = [
-    "socket", "setopt", "bind", "listen", "connect", "accept", "send", "recv", "sendto", "recvfrom",
-    "shutdown", "close", "sleep", "sysctl", "addr", "ulimit", "let", "expect", "repeat", "print", "show",
-  ]
-  public static let callStatements: Set<String> = [
-    "socket", "setopt", "bind", "listen", "connect", "accept", "send", "recv", "sendto", "recvfrom",
-    "shutdown", "close", "sysctl", "addr",
-  ]
+  public static let statements = Keyword.allCases.map(\.word)
   public static let protocols = ["tcp", "udp", "tcp6", "udp6"]
   public static let shutdownModes = ["rd", "wr", "rdwr"]
   public static let properties = ["state", "laddr", "lport", "raddr", "rport", "local", "remote", "result", "data", "from"]

@@ -19,6 +19,22 @@ public struct Diagnostic: Error, Equatable, Sendable {
   }
 }
 
+/// Ordering and merging of diagnostics live here and nowhere else (as
+/// go/scanner's ErrorList owns its sorting).
+extension Diagnostic {
+  /// By position in the file (the lexer's, parser's and checker's findings interleaved).
+  public static func sortedByPosition(_ list: [Diagnostic]) -> [Diagnostic] {
+    list.sorted { $0.span.start < $1.span.start }
+  }
+
+  /// A script's diagnostics from both stages: the checker still runs after a
+  /// syntax error, so that every error of a file is listed, but what it says
+  /// at a position the parser already reported is dropped.
+  public static func combine(syntax: [Diagnostic], checks: [Diagnostic]) -> [Diagnostic] {
+    sortedByPosition(syntax + checks.filter { d in !syntax.contains { $0.span.start == d.span.start } })
+  }
+}
+
 /// Renders diagnostics in the style of swift-syntax's formatter:
 ///
 ///     file.sock:3:10: error: unknown option 'reuseadr'

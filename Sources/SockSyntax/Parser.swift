@@ -25,9 +25,7 @@ public struct Parser {
   public static func parse(_ file: SourceFile) -> (Program, [Diagnostic]) {
     var p = Parser(file)
     let stmts = p.block(inBraces: false)
-    var all = p.lx.diagnostics + p.diags
-    all.sort { $0.span.start < $1.span.start }
-    return (Program(statements: stmts), all)
+    return (Program(statements: stmts), Diagnostic.sortedByPosition(p.lx.diagnostics + p.diags))
   }
 
   /// Parses one expression (used by tests and the REPL).
@@ -141,10 +139,14 @@ public struct Parser {
     let kwTok = tok
     let kw = tokText
     let start = tok.start
+    guard let keyword = Keyword(rawValue: kw) else {
+      advance()
+      throw fail("unknown statement '\(kw)'", kwTok.span, hint: Suggest.hint(for: kw, in: Keywords.statements))
+    }
     advance()
     var kind: StmtKind
-    switch kw {
-    case "socket":
+    switch keyword {
+    case .socket:
       let r = try ref()
       var proto: Word?
       var uid: Expr?
@@ -154,42 +156,42 @@ public struct Parser {
         uid = try expr()
       }
       kind = .socket(r, proto: proto, uid: uid)
-    case "setopt":
+    case .setopt:
       let r = try ref()
       let opt = try word("an option name", hint: "e.g. 'setopt a reuseaddr'")
       var args: [Expr] = []
       while !atEnd { args.append(try unary()) }
       kind = .setopt(r, option: opt, args: args)
-    case "bind":
+    case .bind:
       kind = .bind(try ref(), try endpoint())
-    case "connect":
+    case .connect:
       kind = .connect(try ref(), try endpoint())
-    case "listen":
+    case .listen:
       let r = try ref()
       kind = .listen(r, backlog: atEnd ? nil : try expr())
-    case "accept":
+    case .accept:
       let r = try ref()
       guard isWord("as") else { throw fail("expected 'as NAME' after 'accept \(file.text(r.span))'", hint: "e.g. 'accept srv as s'") }
       advance()
       kind = .accept(r, try ref())
-    case "send":
+    case .send:
       kind = .send(try ref(), try expr())
-    case "recv":
+    case .recv:
       let r = try ref()
       kind = .recv(r, atEnd ? nil : try expr())
-    case "sendto":
+    case .sendto:
       kind = .sendto(try ref(), try endpoint(), try expr())
-    case "recvfrom":
+    case .recvfrom:
       kind = .recvfrom(try ref())
-    case "shutdown":
+    case .shutdown:
       kind = .shutdown(try ref(), try word("'rd', 'wr' or 'rdwr'"))
-    case "close":
+    case .close:
       kind = .close(try ref())
-    case "sleep":
+    case .sleep:
       kind = .sleep(try expr())
-    case "sysctl":
+    case .sysctl:
       kind = try sysctl()
-    case "addr":
+    case .addrAdd:
       guard isWord("add") else { throw fail("expected 'add' after 'addr'", hint: "write 'addr add 127.0.0.2' or 'addr add [fd00::1]/64'") }
       let addStart = tok.end
       let span = lx.rawRest(from: addStart)
@@ -201,16 +203,16 @@ public struct Parser {
       prevEnd = span.end
       tok = lx.next()
       kind = .addrAdd(value: parts, valueSpan: span)
-    case "ulimit":
+    case .ulimit:
       let res = try word("a resource name", hint: "e.g. 'ulimit nofile 64'")
       kind = .ulimit(res, try expr())
-    case "let":
+    case .letVar:
       let name = try word("a variable name")
       _ = try expect(.assign, "'='", hint: "write 'let NAME = EXPRESSION'")
       kind = .letVar(name, try expr())
-    case "expect":
+    case .expect:
       kind = .expect(try expr())
-    case "repeat":
+    case .repeatLoop:
       let count = try expr()
       var v: Word?
       if isWord("as") {
@@ -221,17 +223,15 @@ public struct Parser {
       let brace = try expect(.lbrace, "'{' to open the loop body", hint: "write 'repeat 10 { ... }'")
       let body = block(inBraces: true, opening: brace.span)
       kind = .repeatLoop(count: count, variable: v, body: body)
-    case "print":
+    case .print:
       var items = [try expr()]
       while tok.kind == .comma {
         advance()
         items.append(try expr())
       }
       kind = .print(items)
-    case "show":
+    case .show:
       kind = .show
-    default:
-      throw fail("unknown statement '\(kw)'", kwTok.span, hint: Suggest.hint(for: kw, in: Keywords.statements))
     }
     var result: ResultSpec?
     if tok.kind == .arrow {
