@@ -60,7 +60,7 @@ public enum Differ {
         break
       }
       if x.isCall { calls += 1 }
-      if x.op == "expect" { expects += 1 }
+      if x.keyword == .expect { expects += 1 }
       // A call agrees when both results are equal, or when the scenario's
       // own `=>` lists alternatives and accepts both: it says the kernel
       // varies there (a hash-chosen SO_REUSEPORT listener, say).

@@ -4,18 +4,13 @@ import SockSyntax
 /// What never changes between two executions of one statement: computed
 /// once and shared by every event of that statement.
 public final class StmtInfo: @unchecked Sendable {
+  /// The statement itself, as parsed.
+  public let stmt: Stmt
   public let file: String
   public let line: Int
   public let text: String
-  public let op: String
   /// The accepted results as written; "ok" with no `=>`; nil for no call.
   public let expected: String?
-  /// Whether the statement names its socket with an index (`c[i]`).
-  public let indexed: Bool
-  /// Whether the transcript shows local -> remote (connect, accept, sendto),
-  /// or the local endpoint (bind, listen).
-  public let showsPair: Bool
-  public let showsLocal: Bool
   /// Reporters may keep a rendering of the statement here (e.g. the padded text).
   public var cache: [UInt8]?
   /// The interpreter's caches: the slots of unindexed socket names, the
@@ -24,16 +19,26 @@ public final class StmtInfo: @unchecked Sendable {
   var slot2: Slot?
   var literalAddr: IPAddress?
   var socketKind: SocketKind?
-  init(file: String, line: Int, text: String, op: String, expected: String?, indexed: Bool) {
+  init(stmt: Stmt, file: String, line: Int, text: String, expected: String?) {
+    self.stmt = stmt
     self.file = file
     self.line = line
     self.text = text
-    self.op = op
     self.expected = expected
-    self.indexed = indexed
-    self.showsPair = op == "connect" || op == "accept" || op == "sendto"
-    self.showsLocal = op == "bind" || op == "listen"
+    let k = stmt.statementKeyword
+    self.showsPair = k == .connect || k == .accept || k == .sendto
+    self.showsLocal = k == .bind || k == .listen
   }
+
+  public var keyword: Keyword { stmt.statementKeyword }
+  /// The keyword as JSON's `op` names it (`addr add`).
+  public var op: String { keyword.spelling }
+  /// Whether the statement names its socket with an index (`c[i]`).
+  public var indexed: Bool { stmt.socketRef?.index != nil }
+  /// Whether the transcript shows local -> remote (connect, accept, sendto),
+  /// or the local endpoint (bind, listen).
+  public let showsPair: Bool
+  public let showsLocal: Bool
 }
 
 /// One executed statement, as every reporter sees it.
@@ -42,6 +47,9 @@ public struct StepEvent: Sendable {
   public var file: String { info.file }
   public var line: Int { info.line }
   public var text: String { info.text }
+  /// The statement that ran (typed: reporters match on its kind, not on text).
+  public var stmt: Stmt { info.stmt }
+  public var keyword: Keyword { info.keyword }
   public var op: String { info.op }
   public var expected: String? { info.expected }
   /// The resolved socket name (`c[3]`), if the statement names one.
@@ -231,9 +239,8 @@ public final class Interpreter {
 
   func info(_ s: Stmt) -> StmtInfo {
     if s.id < infos.count, let i = infos[s.id] { return i }
-    let indexed = s.socketRef?.index != nil
     let expected = s.isCall ? (s.result.map { $0.names.map(\.0).joined(separator: "|") } ?? "ok") : nil
-    let i = StmtInfo(file: file.name, line: file.line(of: s.span.start), text: file.text(s.span), op: s.keyword, expected: expected, indexed: indexed)
+    let i = StmtInfo(stmt: s, file: file.name, line: file.line(of: s.span.start), text: file.text(s.span), expected: expected)
     if s.id >= infos.count { infos += [StmtInfo?](repeating: nil, count: s.id - infos.count + 1) }
     infos[s.id] = i
     return i

@@ -47,7 +47,7 @@ public final class MarkdownReporter: Reporter {
   }
 
   public func step(_ e: StepEvent) {
-    if e.op == "sysctl", e.errno == nil, let key = Self.sysctlKey(e.text) { changedSysctls.insert(key) }
+    if case .sysctl(let key, _, _) = e.stmt.kind, e.errno == nil { changedSysctls.insert(key.text) }
     if let w = e.why { whys.append("- line \(e.line), `\(Self.code(e.text))`: \(Self.cell(w))") }
     guard rows.count < rowLimit || !e.pass else {
       omitted += 1
@@ -58,7 +58,7 @@ public final class MarkdownReporter: Reporter {
     if e.isCall {
       expected = e.expected ?? "ok"
       got = (e.errno?.name ?? "ok") + (e.pass ? "" : " **FAIL**")
-    } else if e.op == "expect" {
+    } else if e.keyword == .expect {
       expected = "true"
       got = e.pass ? "holds" : "**FAIL**: \(e.detail ?? "false")"
     } else {
@@ -118,13 +118,6 @@ public final class MarkdownReporter: Reporter {
     default: verdict = "**ERROR**: stopped by an error after \(s.statements) statements"
     }
     out.write("\n\(verdict) (backend \(s.backend), kernel \(s.kernel)).\n")
-  }
-
-  /// The key of a `sysctl KEY = VALUE` statement.
-  static func sysctlKey(_ text: String) -> String? {
-    let words = text.split(separator: " ")
-    guard words.count >= 2 else { return nil }
-    return String(words[1].split(separator: "=").first ?? words[1])
   }
 
   /// A table cell: pipes escaped, newlines as spaces.

@@ -132,13 +132,7 @@ public final class ReplSession {
       return
     }
     interp.setChunk(file)
-    func register(_ s: Stmt) {
-      recorder.stmtByInfo[ObjectIdentifier(interp.info(s))] = s
-      if case .repeatLoop(_, _, let body) = s.kind { body.forEach(register) }
-    }
     for s in program.statements {
-      register(s)
-      recorder.current = s
       let code = interp.runMore([s])
       if code >= 2 { break }
       accepted.append((s, file))
@@ -152,7 +146,6 @@ public final class ReplSession {
       declared = c.declared
       vars = c.vars
     }
-    recorder.current = nil
   }
 
   // MARK: meta commands
@@ -237,18 +230,16 @@ public final class ReplSession {
 /// results its executions got (for `.save`).
 final class RecordingReporter: Reporter {
   let inner: TextReporter
-  var current: Stmt?
   var results: [ObjectIdentifier: [String]] = [:]
   var failedExpects: Set<ObjectIdentifier> = []
-  var stmtByInfo: [ObjectIdentifier: Stmt] = [:]
   init(inner: TextReporter) { self.inner = inner }
   var wantsTime: Bool { false }
   func begin(file: String, backend: KernelBackend, seed: UInt64) {}
   func step(_ e: StepEvent) {
     inner.step(e)
-    guard let s = stmtByInfo[ObjectIdentifier(e.info)] else { return }
-    if let r = e.result { results[ObjectIdentifier(s), default: []].append(r) }
-    if e.op == "expect" && !e.pass { failedExpects.insert(ObjectIdentifier(s)) }
+    let s = ObjectIdentifier(e.stmt)
+    if let r = e.result { results[s, default: []].append(r) }
+    if e.keyword == .expect && !e.pass { failedExpects.insert(s) }
   }
   func printed(_ values: [Value]) { inner.printed(values) }
   func show(_ rows: [ShowRow]) { inner.show(rows) }

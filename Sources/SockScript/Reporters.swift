@@ -104,10 +104,10 @@ public final class TextReporter: Reporter {
             rm.write(to: &line)
           }
         }
-      } else if e.op == "expect" {
+      } else if e.keyword == .expect {
         put(e.pass ? "holds" : "FAIL: \(e.detail ?? "false")")
       } else if let d = e.detail {
-        put(e.op == "let" ? "= \(d)" : d)
+        put(e.keyword == .letVar ? "= \(d)" : d)
       }
       if e.info.indexed, let n = e.socket {
         put("  [")
