@@ -73,9 +73,11 @@ public struct CallResult: Sendable {
     var from: Endpoint?
     var refusal: String?
     var fatal: String?
+    var remedy: Remedy?
     func copy() -> Extra {
       let e = Extra()
       e.why = why
+      e.remedy = remedy
       e.data = data
       e.from = from
       e.refusal = refusal
@@ -109,6 +111,12 @@ public struct CallResult: Sendable {
     get { extra?.from }
     set { if newValue != nil || extra != nil { box().from = newValue } }
   }
+  /// What would have made the call work, as a fact for the caller to put in
+  /// its own words (the kernel knows no script syntax).
+  public var remedy: Remedy? {
+    get { extra?.remedy }
+    set { if newValue != nil || extra != nil { box().remedy = newValue } }
+  }
   /// The call cannot be made here (bad input for this backend): exit 2.
   public var refusal: String? {
     get { extra?.refusal }
@@ -128,8 +136,22 @@ public struct CallResult: Sendable {
   }
 
   public static let ok = CallResult()
-  public static func fail(_ e: Errno, _ why: String? = nil) -> CallResult { CallResult(errno: e, why: why) }
+  public static func fail(_ e: Errno, _ why: String? = nil, remedy: Remedy? = nil) -> CallResult {
+    var r = CallResult(errno: e, why: why)
+    if let m = remedy { r.remedy = m }
+    return r
+  }
   public var isOK: Bool { errno == nil }
+}
+
+/// What would have made a refused call work, in kernel terms.
+public enum Remedy: Sendable, Equatable {
+  /// The address is not this host's: it needs adding (or IP_FREEBIND / ip_nonlocal_bind).
+  case addLocalAddress(IPAddress)
+  /// An IPv4 address through an IPv6 socket needs its v4-mapped form.
+  case v4MappedAddress(IPAddress)
+  /// An IPv6 address needs an AF_INET6 socket.
+  case ipv6Socket
 }
 
 public typealias SockID = Int

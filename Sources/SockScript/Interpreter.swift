@@ -272,10 +272,21 @@ public final class Interpreter {
     e.pass = accepts(s.result, r.errno)
     e.local = r.local
     e.remote = r.remote
-    e.why = r.errno == nil ? nil : r.why
+    e.why = r.errno == nil ? nil : Interpreter.explain(r)
     if wantsTime { e.timeMs = backend.nowMs }
     slot?.result = r.errno
     try finish(e)
+  }
+
+  /// The kernel's why, with its remedy put in the script's terms.
+  static func explain(_ r: CallResult) -> String? {
+    guard let why = r.why, let remedy = r.remedy else { return r.why }
+    switch remedy {
+    case .addLocalAddress(let a):
+      return why + "; add it with 'addr add \(a)', or set freebind (or net.ipv4.ip_nonlocal_bind) to bind it anyway"
+    case .v4MappedAddress(let a): return why + "; write [::ffff:\(a)] for IPv4 through an IPv6 socket"
+    case .ipv6Socket: return why + "; create it with 'tcp6' or 'udp6'"
+    }
   }
 
   func accepts(_ spec: ResultSpec?, _ got: Errno?) -> Bool {

@@ -12,6 +12,9 @@ enum BackendChoice: String, ExpressibleByArgument, CaseIterable {
   case real
 }
 
+/// Set by the SIGINT handler; blocking calls return EINTR and the run stops.
+nonisolated(unsafe) var interruptRequested: sig_atomic_t = 0
+
 /// Ctrl-C: stop between statements (a blocking call returns EINTR at once).
 func installInterruptHandler() {
   var sa = sigaction()
@@ -28,7 +31,7 @@ func isInterrupted() -> Bool { interruptRequested != 0 }
 func makeBackend(_ choice: BackendChoice, seed: UInt64, timeoutMs: Int64, hostNetns: Bool, disabled: Set<SimRule> = []) throws -> KernelBackend {
   switch choice {
   case .sim: return SimKernel(config: .init(seed: seed, timeoutMs: timeoutMs, disabledRules: disabled))
-  case .real: return try RealKernel(timeoutMs: timeoutMs, hostNetns: hostNetns)
+  case .real: return try RealKernel(timeoutMs: timeoutMs, hostNetns: hostNetns, interrupted: isInterrupted)
   }
 }
 
@@ -255,7 +258,7 @@ struct Diff: ParsableCommand {
         let sim = SimKernel(config: .init(seed: seed, timeoutMs: timeoutMs, disabledRules: rules.disabled))
         do {
           let code = try Differ.diff(
-            src, left: sim, right: { try RealKernel(timeoutMs: timeoutMs) }, options: RunOptions(seed: seed),
+            src, left: sim, right: { try RealKernel(timeoutMs: timeoutMs, interrupted: isInterrupted) }, options: RunOptions(seed: seed),
             out: out, err: err)
           worst = max(worst, code)
         } catch let e as BackendUnavailable {

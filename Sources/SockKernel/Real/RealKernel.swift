@@ -10,9 +10,6 @@ public struct BackendUnavailable: Error, Sendable {
   public var hint: String
 }
 
-/// Set by the SIGINT handler; blocking calls return EINTR and the run stops.
-nonisolated(unsafe) public var interruptRequested: sig_atomic_t = 0
-
 /// The real Linux kernel, in a private network namespace (or, with
 /// `hostNetns`, the current one). Every call is the real syscall; state is
 /// read back from the kernel (TCP_INFO, getsockname, sock_diag), never kept.
@@ -54,9 +51,14 @@ public final class RealKernel: KernelBackend {
 
   public var nowMs: Int64 { Sys.monotonicMs() - startMs }
 
+  /// Whoever drives the backend says whether the user asked to stop (Ctrl-C):
+  /// a `sleep` ends early then. (Blocking calls return EINTR by themselves.)
+  let interrupted: () -> Bool
+
   /// Enters a fresh network namespace (unless `hostNetns`) with `lo` up.
-  public init(timeoutMs: Int64, hostNetns: Bool = false) throws {
+  public init(timeoutMs: Int64, hostNetns: Bool = false, interrupted: @escaping () -> Bool = { false }) throws {
     self.timeoutMs = timeoutMs
+    self.interrupted = interrupted
     self.hostNetns = hostNetns
     var u = utsname()
     uname(&u)
@@ -324,7 +326,7 @@ public final class RealKernel: KernelBackend {
 
   public func sleep(ms: Int64) {
     var left = ms
-    while left > 0 && interruptRequested == 0 {
+    while left > 0 && !interrupted() {
       let step = min(left, 100)
       var ts = timespec(tv_sec: 0, tv_nsec: Int(step) * 1_000_000)
       nanosleep(&ts, nil)

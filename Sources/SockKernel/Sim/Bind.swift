@@ -41,25 +41,25 @@ extension SimKernel {
   // MARK: bind
 
   /// Checks the address family the way inet_bind / inet6_bind do.
-  func familyCheck(_ s: SimSock, _ addr: IPAddress, connect: Bool) -> CallResult? {
+  func familyCheck(_ s: SimSock, _ addr: IPAddress) -> CallResult? {
     if s.isV6 && addr.isV4 {
-      return .fail(.EINVAL, "an IPv6 socket needs an IPv6 address (a sockaddr_in is too short for it); write [::ffff:\(addr)] for IPv4 through an IPv6 socket")
+      return .fail(.EINVAL, "an IPv6 socket needs an IPv6 address (a sockaddr_in is too short for it)", remedy: .v4MappedAddress(addr))
     }
     if !s.isV6 && !addr.isV4 {
-      return .fail(.EAFNOSUPPORT, "an IPv4 socket cannot use an IPv6 address; create it with 'tcp6' or 'udp6'")
+      return .fail(.EAFNOSUPPORT, "an IPv4 socket cannot use an IPv6 address", remedy: .ipv6Socket)
     }
     return nil
   }
 
   public func bind(_ id: SockID, _ ep: Endpoint) -> CallResult {
     guard let s = sock(id) else { return badf() }
-    if let e = familyCheck(s, ep.addr, connect: false) { return e }
+    if let e = familyCheck(s, ep.addr) { return e }
     if s.isV6 && ep.addr.isV4Mapped && s.v6only {
       return .fail(.EINVAL, "a v6only socket cannot bind a v4-mapped address")
     }
     let nonlocalOK = s.freebind || (nonlocalBind != 0 && ep.addr.effectiveV4 != nil)
     if !ep.addr.isAny && !(ep.addr.isV4Mapped && ep.addr.effectiveV4 == 0) && !isLocal(ep.addr) && !nonlocalOK && !ep.addr.isMulticastOrBroadcast {
-      return .fail(.EADDRNOTAVAIL, "\(ep.addr) is not an address of this host; add it with 'addr add \(ep.addr)', or set freebind (or net.ipv4.ip_nonlocal_bind) to bind it anyway")
+      return .fail(.EADDRNOTAVAIL, "\(ep.addr) is not an address of this host", remedy: .addLocalAddress(ep.addr))
     }
     let port = Int(ep.port)
     if port != 0 && port < unprivilegedPortStart && s.uid != 0 && rule(.privilegedPorts) {

@@ -16,7 +16,7 @@ extension SimKernel {
       // TIME_WAIT): __inet_stream_connect answers EISCONN whatever sk_state is.
       return .fail(.EISCONN, "the socket was connected\(s.state == .ESTABLISHED ? "" : " (its connection has ended since)"); a socket connects once")
     }
-    if let e = familyCheck(s, ep.addr, connect: true) { return e }
+    if let e = familyCheck(s, ep.addr) { return e }
     if !s.isTCP { return udpConnect(s, ep) }
     let r = tcpConnect(s, ep)
     if r.errno == nil { s.ssConnected = true }

@@ -116,7 +116,7 @@ extension SimKernel {
       if s.state == .ESTABLISHED || s.state == .CLOSE_WAIT { return send(id, data) }
       return .fail(.EPIPE, "the TCP socket is not connected")
     }
-    if let e = familyCheck(s, ep.addr, connect: true) { return e }
+    if let e = familyCheck(s, ep.addr) { return e }
     var dst = ep
     if dst.addr.isAny { dst.addr = dst.addr == .any6 ? .loopback6 : .loopback4 }
     guard let src0 = routeSource(dst.addr) else { return .fail(.ENETUNREACH, "there is no route to \(dst.addr)") }
