@@ -25,12 +25,16 @@ let package = Package(
     // Linux calls that need _GNU_SOURCE (unshare, seteuid), for the real backend.
     .target(name: "CLinux"),
     // The checker, the interpreter that drives a backend, and the reporters.
-    .target(name: "SockScript", dependencies: ["SockSyntax", "SockKernel"], swiftSettings: fast),
+    // The export runtimes are C and Python source files, embedded through
+    // Export/Runtimes.generated.swift (tools/gen-runtimes.sh).
+    .target(name: "SockScript", dependencies: ["SockSyntax", "SockKernel"], exclude: ["Export/runtime"], swiftSettings: fast),
     // GNU readline, for the REPL only (Debian: libreadline-dev).
     .systemLibrary(name: "CReadline", providers: [.apt(["libreadline-dev"])]),
     .executableTarget(
       name: "sockscript",
       dependencies: [
+        "SockSyntax",
+        "SockKernel",
         "SockScript",
         "CReadline",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -38,7 +42,7 @@ let package = Package(
     ),
     .testTarget(name: "SockSyntaxTests", dependencies: ["SockSyntax"]),
     .testTarget(name: "SockKernelTests", dependencies: ["SockKernel"]),
-    .testTarget(name: "SockScriptTests", dependencies: ["SockScript"]),
+    .testTarget(name: "SockScriptTests", dependencies: ["SockScript", "SockKernel", "SockSyntax"]),
     // Runs the built executable; depending on it makes `swift test` build it.
     .testTarget(name: "EndToEndTests", dependencies: ["sockscript", "SockSyntax"]),
   ],

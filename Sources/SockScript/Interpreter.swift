@@ -211,15 +211,15 @@ public final class Interpreter {
       try block(stmts)
     } catch let e as RuntimeError {
       reporter.error(DiagnosticRenderer.render(e.diagnostic, in: file))
-      return 2
+      return Exit.badInput
     } catch let e as BackendFailure {
       reporter.error("\(errorPrefix)error: the \(backend.backendName) backend failed: \(e.message)\n")
-      return 3
+      return Exit.backendUnavailable
     } catch is Interrupted {
       reporter.error("\(errorPrefix)interrupted\n")
-      return 130
+      return Exit.interrupted
     } catch {}  // StopRun: the first failed expectation
-    return failed > 0 ? 1 : 0
+    return failed > 0 ? Exit.failed : Exit.ok
   }
 
   /// Set (from a signal handler) to stop the run between statements.

@@ -13,6 +13,8 @@ public enum Exit {
   public static let failed: Int32 = 1
   public static let badInput: Int32 = 2
   public static let backendUnavailable: Int32 = 3
+  /// Stopped by Ctrl-C (128 + SIGINT).
+  public static let interrupted: Int32 = 130
 }
 
 /// Parse, check and (optionally) run one script.

@@ -47,12 +47,6 @@ public struct Lexer {
     return make(.invalid, start)
   }
 
-  /// Moves the scanner to `offset` (used after the parser takes raw text).
-  public mutating func reset(to offset: Int) {
-    pos = offset
-    lastKind = .invalid
-  }
-
   /// Takes the raw rest of a statement from `offset`: up to `;`, `#`, `=>`, or
   /// the end of the line, trimmed. Returns its span.
   public mutating func rawRest(from offset: Int) -> Span {

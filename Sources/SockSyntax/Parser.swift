@@ -28,16 +28,6 @@ public struct Parser {
     return (Program(statements: stmts), Diagnostic.sortedByPosition(p.lx.diagnostics + p.diags))
   }
 
-  /// Parses one expression (used by tests and the REPL).
-  public static func parseExpression(_ file: SourceFile) -> (Expr?, [Diagnostic]) {
-    var p = Parser(file)
-    let e = try? p.expr()
-    if e != nil && p.tok.kind != .eof && p.tok.kind != .newline {
-      p.diags.append(Diagnostic("unexpected \(p.tok.kind.display) after expression", at: p.tok.span))
-    }
-    return (e, p.lx.diagnostics + p.diags)
-  }
-
   // MARK: helpers
 
   func text(_ t: Token) -> String { file.text(t.span) }

@@ -34,8 +34,6 @@ public final class SourceFile: @unchecked Sendable {
     self.lineStarts = starts
   }
 
-  public var lineCount: Int { lineStarts.count }
-
   /// The line containing `offset` (1-based) by binary search over line starts.
   public func line(of offset: Int) -> Int {
     var lo = 0

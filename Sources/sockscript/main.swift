@@ -216,7 +216,7 @@ struct Check: ParsableCommand {
         } else {
           err.write(DiagnosticRenderer.render(diags, in: src))
           err.write("\(src.name): \(diags.count) error\(diags.count == 1 ? "" : "s")\n")
-          worst = 2
+          worst = Exit.badInput
         }
       }
       if worst != 0 { throw ExitCode(worst) }
@@ -277,7 +277,7 @@ struct Diff: ParsableCommand {
 // 'sockscript' alone on a terminal starts the REPL.
 if CommandLine.arguments.count == 1 && isatty(0) != 0 {
   do {
-    try runRepl(backend: .sim, seed: 0, timeoutMs: 2000, history: nil)
+    try runRepl(backend: .sim, seed: 0, timeoutMs: SimKernel.defaultTimeoutMs, history: nil)
     exit(0)
   } catch let e as ExitCode {
     exit(e.rawValue)
@@ -374,5 +374,5 @@ do {
   }
   let msg = Sockscript.fullMessage(for: error)
   fputs("sockscript: " + msg + "\n", stderr)
-  exit(2)
+  exit(Exit.badInput)
 }

@@ -29,7 +29,7 @@ final class CommandLineTests: XCTestCase {
       ["run", "--backend", "sim", "--seed", "7", "--format", "json", "examples/tcp-tw-reuse.sock"],
       ["run", "--keep-going", "-e", "socket a; listen a; socket b; connect b 127.0.0.1:9 => ok; expect 1 == 2"],
       ["run", "--expression", "socket a", "--timeout", "500ms", "--format", "md"],
-      ["run", "--sim-disable", "listen-recheck", "Tests/Scenarios/listen-recheck-reuse-pair.sock"],
+      ["run", "--sim-disable", "listen-recheck", "Tests/Scenarios/listen/listen-recheck-reuse-pair.sock"],
       ["run", "examples/udp-duplicate-binds.sock", "examples/linger-reset.sock", "--seed", "3"],
       ["run", "--backend", "real", "--host-netns", "-e", "sysctl net.core.somaxconn = 5"],
       ["run", "--seed", "-1", "-e", "socket a"],

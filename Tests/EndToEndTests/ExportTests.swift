@@ -62,6 +62,8 @@ final class ExportTests: XCTestCase {
   /// does the real backend, as separate processes (six at a time: most of
   /// the time is the scenarios' real sleeps), and all three must agree.
   func testEveryScenarioExportsAndAgreesWithTheRealBackend() throws {
+    try Needs.realBackend()
+    try Needs.tools("cc", "python3")
     let files = DifferentialTests.suite
     XCTAssertGreaterThanOrEqual(files.count, 120)
     let names = files.map { $0.deletingPathExtension().lastPathComponent + ($0.path.contains("/examples/") ? "-example" : "") }
@@ -122,6 +124,8 @@ final class ExportTests: XCTestCase {
   }
 
   func testAFalseExpectationFailsTheProgram() throws {
+    try Needs.realBackend()
+    try Needs.tools("cc", "python3")
     let sock = dir.appendingPathComponent("false.sock")
     try "socket a\nbind a 127.0.0.1:80\nsocket b\nbind b 127.0.0.1:80 => ok\nprint \"not reached\"\n".write(to: sock, atomically: true, encoding: .utf8)
     guard case .success(let bin) = build(sock, name: "false") else { return XCTFail("no program") }
@@ -138,6 +142,8 @@ final class ExportTests: XCTestCase {
   }
 
   func testRuntimeErrorsAndRefusedInput() throws {
+    try Needs.realBackend()
+    try Needs.tools("cc", "python3")
     let sock = dir.appendingPathComponent("err.sock")
     try "repeat 2 { socket c[i] }\nclose c[5]\n".write(to: sock, atomically: true, encoding: .utf8)
     guard case .success(let bin) = build(sock, name: "err") else { return XCTFail("no program") }
@@ -156,6 +162,8 @@ final class ExportTests: XCTestCase {
 
 extension ExportTests {
   func testPythonExportFailsAndErrsLikeTheCOne() throws {
+    try Needs.realBackend()
+    try Needs.tools("cc", "python3")
     let sock = dir.appendingPathComponent("false.sock")
     try "socket a\nbind a 127.0.0.1:80\nsocket b\nbind b 127.0.0.1:80 => ok\nprint \"not reached\"\n".write(to: sock, atomically: true, encoding: .utf8)
     let py = dir.appendingPathComponent("false.py")
@@ -186,6 +194,8 @@ extension ExportTests {
   /// `show` in an exported program lists the namespace's sockets (sock_diag)
   /// with the scenario's names for those it holds.
   func testShowNamesTheScenariosSockets() throws {
+    try Needs.realBackend()
+    try Needs.tools("cc", "python3")
     let sock = dir.appendingPathComponent("show.sock")
     try "socket srv\nbind srv 127.0.0.1:8080\nlisten srv\nsocket c\nconnect c 127.0.0.1:8080\nshow\n".write(
       to: sock, atomically: true, encoding: .utf8)

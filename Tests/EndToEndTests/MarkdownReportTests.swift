@@ -4,7 +4,7 @@ import XCTest
 /// `run --format md`: the report a user pastes into an issue.
 final class MarkdownReportTests: XCTestCase {
   func testReportHasEveryPart() throws {
-    let file = "Tests/Scenarios/udp-reuseport-owner.sock"
+    let file = "Tests/Scenarios/udp/udp-reuseport-owner.sock"
     let r = try sockscript(["run", "--format", "md", file])
     XCTAssertEqual(r.code, 0, r.err)
     let md = r.out
@@ -38,6 +38,7 @@ final class MarkdownReportTests: XCTestCase {
   /// The sysctl table read from a fresh namespace of the real kernel equals
   /// the simulator's defaults (and its values after the scenario's sysctls).
   func testSysctlsMatchTheRealKernel() throws {
+    try Needs.realBackend()
     let script = "sysctl net.ipv4.ip_local_reserved_ports = 40000-40010,40020; sysctl net.ipv4.ip_local_port_range = 40000 50000"
     func sysctls(_ backend: String) throws -> [String] {
       let r = try sockscript(["run", "--format", "md", "--backend", backend, "-e", script])

@@ -4,6 +4,8 @@ import XCTest
 /// The real backend, run as the built binary in its own process and its
 /// own network namespace. CI runs as root.
 final class RealBackendTests: XCTestCase {
+  override func setUpWithError() throws { try Needs.realBackend() }
+
   func json(_ out: String) -> [[String: Any]] {
     out.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
   }

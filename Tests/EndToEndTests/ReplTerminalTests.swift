@@ -52,6 +52,7 @@ final class ReplTerminalTests: XCTestCase {
   func keys(_ k: String...) throws { try tmux(["send-keys", "-t", session] + k) }
 
   func testReadlineSession() throws {
+    try Needs.tools("tmux")
     XCTAssertTrue(FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux"), "tmux is required (.ci/run installs it)")
     let history = dir.appendingPathComponent("history").path
     let saved = dir.appendingPathComponent("saved.sock").path
@@ -116,6 +117,7 @@ final class ReplTerminalTests: XCTestCase {
   }
 
   func testRealBackendResetClosesDescriptors() throws {
+    try Needs.realBackend()
     let p = Process()
     p.executableURL = Paths.binary
     p.arguments = ["repl", "--backend", "real"]

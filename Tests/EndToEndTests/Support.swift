@@ -24,9 +24,10 @@ enum Paths {
     return root.appendingPathComponent(".build/debug/sockscript")
   }()
 
+  /// Every `.sock` file under `folder`, searched recursively, in path order.
   static func files(_ folder: String) -> [URL] {
     let dir = root.appendingPathComponent(folder)
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+    let names = FileManager.default.enumerator(atPath: dir.path)?.compactMap { $0 as? String } ?? []
     return names.filter { $0.hasSuffix(".sock") }.sorted().map { dir.appendingPathComponent($0) }
   }
 }
@@ -88,4 +89,34 @@ func execute(_ program: URL, _ args: [String], stdin: String? = nil, environment
   group.wait()
   p.waitUntilExit()
   return Exec(code: p.terminationStatus, out: String(decoding: outData, as: UTF8.self), err: String(decoding: errBox.data, as: UTF8.self))
+}
+
+/// What some tests need beyond Swift: the real backend (root, or
+/// unprivileged user namespaces), a C compiler, Python 3.11+, tmux. Where a
+/// need is missing the test is skipped with the reason, except in CI
+/// (CI=true), which installs everything: there a missing need fails the test.
+enum Needs {
+  static let inCI = ProcessInfo.processInfo.environment["CI"] != nil
+
+  static let realBackendWorks: Bool = {
+    (try? sockscript(["run", "--backend", "real", "-e", "socket a"]))?.code == 0
+  }()
+
+  static func onPath(_ tool: String) -> Bool {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+    return path.split(separator: ":").contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(tool)") }
+  }
+
+  static func skip(unless ok: Bool, _ reason: String) throws {
+    if !ok && !inCI { throw XCTSkip(reason) }
+  }
+
+  /// The real backend: a private network namespace (root, or unprivileged user namespaces).
+  static func realBackend() throws {
+    try skip(unless: realBackendWorks, "the real backend cannot make a network namespace here (run as root, or enable unprivileged user namespaces)")
+  }
+
+  static func tools(_ names: String...) throws {
+    for n in names { try skip(unless: onPath(n), "'\(n)' is not installed (.ci/run installs it)") }
+  }
 }

@@ -64,6 +64,7 @@ final class TestCommandTests: XCTestCase {
   }
 
   func testBothBackends() throws {
+    try Needs.realBackend()
     let files = ["examples/udp-duplicate-binds.sock", "examples/linger-reset.sock", "examples/tcp-tw-reuse.sock"]
     let r = try sockscript(["test", "--backend", "both"] + files)
     XCTAssertEqual(r.code, 0, r.out + r.err)

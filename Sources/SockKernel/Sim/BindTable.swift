@@ -17,9 +17,6 @@ final class PortBucket {
   var tb2 = AddrBucketList()
   init(port: Int) { self.port = port }
 
-  /// Bucket created by connect() only: connect() may use its port.
-  var connectOnly: Bool { fastreuse < 0 && fastreuseport < 0 }
-
   var owners: [SimSock] { tb2.values.flatMap(\.owners) }
 }
 

@@ -72,6 +72,9 @@ public final class SimKernel: KernelBackend {
   /// SO_SNDTIMEO/SO_RCVTIMEO on the real kernel).
   public static let defaultTimeoutMs: Int64 = 2000
 
+  /// TCP_TIMEWAIT_LEN (include/net/tcp.h): 60 s, not a sysctl.
+  public static let timeWaitMs: Int64 = 60_000
+
   func stateOf(_ s: SimSock) -> SockState {
     // BOUND: holds a local port and neither listens nor is connected.
     if s.state == .CLOSED && s.lport != 0 && !s.isTW { return .BOUND }

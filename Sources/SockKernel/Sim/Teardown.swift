@@ -82,7 +82,7 @@ extension SimKernel {
     if p.isTW {
       if p.state == .FIN_WAIT2 {
         p.state = .TIME_WAIT
-        p.twExpireMs = nowMs + 60_000
+        p.twExpireMs = nowMs + SimKernel.timeWaitMs
       }
       return
     }
@@ -92,7 +92,7 @@ extension SimKernel {
     case .FIN_WAIT1, .FIN_WAIT2:
       p.finAckDueMs = nil
       // A FIN in FIN_WAIT2 ends in TIME_WAIT; the socket itself is done.
-      enterTimeWait(p, substate: .TIME_WAIT, timeoutMs: 60_000)
+      enterTimeWait(p, substate: .TIME_WAIT, timeoutMs: SimKernel.timeWaitMs)
     default:
       break
     }
