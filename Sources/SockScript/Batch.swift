@@ -1,6 +1,49 @@
-/// `sockscript test`: what one run of one file came to, read from the text
-/// transcript and exit code of `sockscript run`, and how a batch reports
-/// (one line per file, or TAP version 13).
+import SockKernel
+import SockSyntax
+
+/// The first step of a run that did not hold, as `sockscript test` reports
+/// it: `12: bind b 127.0.0.1:80: got EADDRINUSE, expected ok`, or for an
+/// expect `12: expect a.lport == 80: a.lport is 81, 80 is 80`.
+public struct FirstFailure: Sendable, Equatable {
+  public var line: Int
+  public var text: String
+  public var isExpect: Bool
+  public var result: String?
+  public var expected: String?
+  /// For an expect: what its operands were.
+  public var detail: String?
+
+  public var rendered: String {
+    let words = text.split(separator: " ").joined(separator: " ")
+    if isExpect { return "\(line): \(words): \(detail ?? "false")" }
+    return "\(line): \(words): got \(result ?? "ok"), expected \(expected ?? "ok")"
+  }
+
+  init(_ e: StepEvent) {
+    line = e.line
+    text = e.text
+    isExpect = e.keyword == .expect
+    result = e.result
+    expected = e.expected
+    detail = e.detail
+  }
+
+  /// From a statement object of `run --format json`.
+  init?(json o: JSON) {
+    guard o["pass"]?.boolValue == false, let line = o["line"]?.intValue, let text = o["text"]?.stringValue else { return nil }
+    self.line = line
+    self.text = text
+    isExpect = o["op"]?.stringValue == "expect"
+    result = o["result"]?.stringValue
+    expected = o["expected"]?.stringValue
+    detail = o["detail"]?.stringValue
+  }
+}
+
+/// `sockscript test`: what one run of one file came to, and how a batch
+/// reports (one line per file, or TAP version 13). A simulator run happens
+/// in-process (`BatchCollector`); a real-backend run is a child process
+/// whose `--format json` lines are read.
 public struct BatchOutcome: Sendable, Equatable {
   public enum Status: String, Sendable {
     case ok
@@ -9,8 +52,7 @@ public struct BatchOutcome: Sendable, Equatable {
   }
   public var status: Status
   public var backend: String
-  /// The first failing step (`12: bind b 127.0.0.1:80 => ...  ok  FAIL: expected EADDRINUSE`),
-  /// or the first line of the error.
+  /// The first failing step, or the first line of the error.
   public var detail: String?
 
   public init(status: Status, backend: String, detail: String?) {
@@ -19,37 +61,25 @@ public struct BatchOutcome: Sendable, Equatable {
     self.detail = detail
   }
 
-  /// From a finished `sockscript run FILE` (text format).
-  public static func parse(exit: Int32, out: String, err: String, backend: String) -> BatchOutcome {
+  /// From a run's exit code, its first failure, and what it wrote to stderr.
+  public static func from(exit: Int32, failure: FirstFailure?, err: String, backend: String) -> BatchOutcome {
     switch exit {
-    case 0:
+    case Exit.ok:
       return BatchOutcome(status: .ok, backend: backend, detail: nil)
-    case 1:
-      let line = out.split(separator: "\n").first { $0.contains(" FAIL: ") }
-      return BatchOutcome(status: .fail, backend: backend, detail: line.map { failure(String($0)) })
+    case Exit.failed:
+      return BatchOutcome(status: .fail, backend: backend, detail: failure?.rendered)
     default:
       var first = err.split(separator: "\n").first.map { collapse($0) }
-      if first == nil { first = out.split(separator: "\n").last.map { collapse($0) } }
-      if exit == 130 { first = "interrupted" }
+      if exit == Exit.interrupted { first = "interrupted" }
       if exit < 0 { first = "killed by signal \(-exit)" }
       return BatchOutcome(status: .error, backend: backend, detail: first ?? "exit \(exit)")
     }
   }
 
-  /// A failed transcript line, `  12  bind b 127.0.0.1:80 => ok   EADDRINUSE  FAIL: expected ok  ...`,
-  /// as `12: bind b 127.0.0.1:80 => ok: got EADDRINUSE, expected ok`; an
-  /// `expect` as `12: expect a.lport == 80: a.lport is 81, 80 is 80`.
-  static func failure(_ line: String) -> String {
-    // The statement is padded to its column, so at least one space precedes the verdict.
-    guard let cut = line.firstRange(of: " FAIL: ") else { return collapse(Substring(line)) }
-    var words = line[..<cut.lowerBound].split(separator: " ")
-    let why = String(line[cut.upperBound...])
-    guard let n = words.first, Int(n) != nil else { return collapse(Substring(line)) }
-    words.removeFirst()
-    if words.first == "expect" { return "\(n): \(words.joined(separator: " ")): \(why)" }
-    let got = words.popLast() ?? ""
-    let expected = why.hasPrefix("expected ") ? String(why.dropFirst(9).split(separator: " ").first ?? "") : why
-    return "\(n): \(words.joined(separator: " ")): got \(got), expected \(expected)"
+  /// From a finished `sockscript run --format json FILE` child.
+  public static func fromJSONRun(exit: Int32, out: String, err: String, backend: String) -> BatchOutcome {
+    let failure = out.split(separator: "\n").lazy.compactMap { JSON.parse(String($0)).flatMap(FirstFailure.init(json:)) }.first
+    return from(exit: exit, failure: failure, err: err, backend: backend)
   }
 
   /// `  12  bind a ...   ok` -> `12: bind a ... ok`.
@@ -57,6 +87,28 @@ public struct BatchOutcome: Sendable, Equatable {
     let words = s.split(separator: " ", omittingEmptySubsequences: true)
     guard let n = words.first, Int(n) != nil else { return words.joined(separator: " ") }
     return "\(n): " + words.dropFirst().joined(separator: " ")
+  }
+}
+
+/// Runs one file on a simulator in this process and keeps only what `test`
+/// reports: the first failure and the error text.
+public final class BatchCollector: Reporter {
+  public private(set) var failure: FirstFailure?
+  let err = StringSink()
+  public var wantsTime: Bool { false }
+  public init() {}
+  public func begin(file: String, backend: KernelBackend, seed: UInt64) {}
+  public func step(_ e: StepEvent) { if !e.pass && failure == nil { failure = FirstFailure(e) } }
+  public func printed(_ values: [Value]) {}
+  public func show(_ rows: [ShowRow]) {}
+  public func error(_ rendered: String) { err.write(rendered) }
+  public func end(_ s: RunSummary) {}
+
+  /// The outcome of running `file` on `backend`.
+  public static func run(_ file: SourceFile, backend: KernelBackend, options: RunOptions, interrupted: @escaping () -> Bool) -> BatchOutcome {
+    let c = BatchCollector()
+    let code = Runner.run(file, backend: backend, reporter: c, options: options, err: c.err, interrupted: interrupted)
+    return BatchOutcome.from(exit: code, failure: c.failure, err: c.err.text, backend: backend.backendName)
   }
 }
 

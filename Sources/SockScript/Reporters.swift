@@ -165,6 +165,12 @@ public final class JSONReporter: Reporter {
       ("socket", .str(e.socket)), ("result", .str(e.result)), ("expected", .str(e.expected)), ("pass", .bool(e.pass)),
       ("local", .str(e.local?.description)), ("remote", .str(e.remote?.description)), ("why", .str(e.why)), ("time_ms", .int(Int(e.timeMs))),
     ])
+    if !e.pass, e.keyword == .expect, case .object(var fields) = o {
+      // What made the expectation false (`a.lport is 81, 80 is 80`).
+      fields.append(("detail", .str(e.detail)))
+      out.write(JSON.object(fields).render() + "\n")
+      return
+    }
     out.write(o.render() + "\n")
   }
 

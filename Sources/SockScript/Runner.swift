@@ -52,6 +52,24 @@ public enum Runner {
     case .json: reporter = JSONReporter(out: out, err: err)
     case .md: reporter = MarkdownReporter(out: out, err: err, source: String(decoding: file.bytes, as: UTF8.self))
     }
+    return execute(prog, file, backend: backend, reporter: reporter, options: options, interrupted: interrupted)
+  }
+
+  /// Compiles and runs one script with any reporter (diagnostics go to `err`).
+  public static func run(
+    _ file: SourceFile, backend: KernelBackend, reporter: Reporter, options: RunOptions, err: OutputSink, interrupted: @escaping () -> Bool
+  ) -> Int32 {
+    let (program, diags) = compile(file)
+    guard let prog = program else {
+      err.write(DiagnosticRenderer.render(diags, in: file))
+      return Exit.badInput
+    }
+    return execute(prog, file, backend: backend, reporter: reporter, options: options, interrupted: interrupted)
+  }
+
+  static func execute(
+    _ prog: Program, _ file: SourceFile, backend: KernelBackend, reporter: Reporter, options: RunOptions, interrupted: @escaping () -> Bool
+  ) -> Int32 {
     let interp = Interpreter(file: file, program: prog, backend: backend, reporter: reporter, options: options)
     interp.interrupted = interrupted
     let code = interp.run()

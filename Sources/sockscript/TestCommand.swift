@@ -1,5 +1,7 @@
 import ArgumentParser
+import SockKernel
 import SockScript
+import SockSyntax
 
 #if canImport(Glibc)
   import Glibc
@@ -11,6 +13,10 @@ enum TestBackend: String, ExpressibleByArgument, CaseIterable {
   case sim, real, both
 }
 
+extension TestBackend {
+  var choices: [BackendChoice] { self == .both ? [.sim, .real] : [self == .sim ? .sim : .real] }
+}
+
 extension BatchFormat: ExpressibleByArgument {}
 
 struct Test: ParsableCommand {
@@ -18,8 +24,9 @@ struct Test: ParsableCommand {
     commandName: "test",
     abstract: "Run every .sock file under the paths, in parallel, and report pass or fail per file.",
     discussion: """
-      Each file runs in its own process (a real-backend run in its own network
-      namespace), as many at a time as there are cores (--jobs). One line per
+      Simulator runs happen in this process, real-backend runs each in a
+      process of their own (and its own network namespace), as many at a time
+      as there are cores (--jobs). One line per
       file: ok, FAIL with the first failing step, or ERROR with the first line
       of the error; then 'N passed, M failed'. With --backend both a file
       passes only when it passes on both. Exit 1 if any file failed or erred.
@@ -69,49 +76,165 @@ struct Test: ParsableCommand {
       }
       if files.isEmpty { throw ExitCode(Exit.badInput) }
       installInterruptHandler()
-      let backends = backend == .both ? ["sim", "real"] : [backend.rawValue]
+      let backends = backend.choices
       let report = BatchReport(format: format, total: files.count)
       out.write(report.start())
       out.flush()
-      var jobsList: [(file: Int, backend: Int)] = []
-      for i in files.indices { for b in backends.indices { jobsList.append((i, b)) } }
-      var outcomes = Array(repeating: [BatchOutcome?](repeating: nil, count: backends.count), count: files.count)
+      let width = max(1, jobs ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+      let timeoutMs = parseDuration(timeout)!
+      // Simulator runs happen in this process, on worker threads.
+      let sim = backends.contains(.sim) ? SimBatch(files: files, seed: seed, timeoutMs: timeoutMs, width: width) : nil
+      // Real-backend runs are children (each needs its own network
+      // namespace, which belongs to a thread) writing JSON Lines.
+      var real = [BatchOutcome?](repeating: nil, count: files.count)
+      let pool = ChildPool()
+      var next = 0
       var printed = 0
       var passed = 0
       var failed = 0
-      let width = max(1, jobs ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-      let pool = ChildPool()
-      var next = 0
-      while next < jobsList.count || pool.running > 0 {
-        while next < jobsList.count && pool.running < width && !isInterrupted() {
-          let j = jobsList[next]
-          let args = ["run", "--backend", backends[j.backend], "--seed", String(seed), "--timeout", timeout, files[j.file]]
-          if !pool.start(args, tag: next) {
-            outcomes[j.file][j.backend] = BatchOutcome(status: .error, backend: backends[j.backend], detail: "could not start a run: \(errnoText())")
-          }
-          next += 1
+      func outcomes(_ i: Int, wait: Bool) -> [BatchOutcome]? {
+        var o: [BatchOutcome] = []
+        if let sim = sim {
+          guard let s = wait ? sim.wait(i) : sim.result(i) else { return nil }
+          o.append(s)
         }
-        if isInterrupted() && pool.running == 0 { break }
-        if let done = pool.waitOne() {
-          let j = jobsList[done.tag]
-          outcomes[j.file][j.backend] = BatchOutcome.parse(exit: done.exit, out: done.out, err: done.err, backend: backends[j.backend])
+        if backends.contains(.real) {
+          guard let r = real[i] else { return nil }
+          o.append(r)
         }
-        // Print the files that are complete, in order.
-        while printed < files.count, outcomes[printed].allSatisfy({ $0 != nil }) {
-          let r = BatchResult(file: files[printed], outcomes: outcomes[printed].map { $0! })
+        return o
+      }
+      // Prints the files that are complete, in order.
+      func printReady(wait: Bool) {
+        while printed < files.count, let o = outcomes(printed, wait: wait) {
+          let r = BatchResult(file: files[printed], outcomes: o)
           if r.passed { passed += 1 } else { failed += 1 }
           out.write(report.result(r, number: printed + 1))
           out.flush()
           printed += 1
         }
       }
+      if backends.contains(.real) {
+        while next < files.count || pool.running > 0 {
+          while next < files.count && pool.running < width && !isInterrupted() {
+            let args = ["run", "--backend", "real", "--format", "json", "--seed", String(seed), "--timeout", timeout, files[next]]
+            if !pool.start(args, tag: next) {
+              real[next] = BatchOutcome(status: .error, backend: "real", detail: "could not start a run: \(errnoText())")
+            }
+            next += 1
+          }
+          if isInterrupted() && pool.running == 0 { break }
+          if let done = pool.waitOne() {
+            real[done.tag] = BatchOutcome.fromJSONRun(exit: done.exit, out: done.out, err: done.err, backend: "real")
+          }
+          printReady(wait: false)
+        }
+      }
+      printReady(wait: true)
+      sim?.join()
       let interrupted = isInterrupted()
       out.write(report.end(passed: passed, failed: failed, interrupted: interrupted))
       out.flush()
-      if interrupted { throw ExitCode(130) }
+      if interrupted { throw ExitCode(Exit.interrupted) }
       if failed > 0 { throw ExitCode(Exit.failed) }
       if bad { throw ExitCode(Exit.badInput) }
     }
+  }
+}
+
+/// Simulator runs of a batch on worker threads, each file in its own
+/// SimKernel; results in file order.
+final class SimBatch: @unchecked Sendable {
+  let files: [String]
+  let seed: UInt64
+  let timeoutMs: Int64
+  var mutex = pthread_mutex_t()
+  var cond = pthread_cond_t()
+  var next = 0
+  /// Written by one worker per index, read under the mutex once `done`.
+  let results: UnsafeMutableBufferPointer<BatchOutcome?>
+  let done: UnsafeMutableBufferPointer<Bool>
+  var threads: [pthread_t] = []
+
+  init(files: [String], seed: UInt64, timeoutMs: Int64, width: Int) {
+    self.files = files
+    self.seed = seed
+    self.timeoutMs = timeoutMs
+    results = .allocate(capacity: files.count)
+    results.initialize(repeating: nil)
+    done = .allocate(capacity: files.count)
+    done.initialize(repeating: false)
+    pthread_mutex_init(&mutex, nil)
+    pthread_cond_init(&cond, nil)
+    for _ in 0..<min(width, files.count) {
+      var t = pthread_t()
+      let ctx = Unmanaged.passRetained(self).toOpaque()
+      if pthread_create(
+        &t, nil,
+        { ctx in
+          let batch = Unmanaged<SimBatch>.fromOpaque(ctx!).takeRetainedValue()
+          batch.work()
+          return nil
+        }, ctx) == 0
+      {
+        threads.append(t)
+      } else {
+        Unmanaged<SimBatch>.fromOpaque(ctx).release()
+      }
+    }
+    if threads.isEmpty { work() }  // no thread could start: run here
+  }
+
+  deinit {
+    results.deinitialize()
+    results.deallocate()
+    done.deallocate()
+  }
+
+  func work() {
+    while true {
+      pthread_mutex_lock(&mutex)
+      let i = next
+      next += 1
+      pthread_mutex_unlock(&mutex)
+      guard i < files.count else { return }
+      // After Ctrl-C the remaining files are not run (they stay nil).
+      let outcome = isInterrupted() ? nil : run(files[i])
+      pthread_mutex_lock(&mutex)
+      results[i] = outcome
+      done[i] = true
+      pthread_cond_broadcast(&cond)
+      pthread_mutex_unlock(&mutex)
+    }
+  }
+
+  func run(_ path: String) -> BatchOutcome {
+    guard let text = readFile(path) else {
+      return BatchOutcome(status: .error, backend: "sim", detail: "sockscript: cannot read '\(path)': \(errnoText())")
+    }
+    let kernel = SimKernel(config: .init(seed: seed, timeoutMs: timeoutMs))
+    return BatchCollector.run(SourceFile(name: path, text: text), backend: kernel, options: RunOptions(seed: seed), interrupted: isInterrupted)
+  }
+
+  /// The outcome of file `i` if its run has finished.
+  func result(_ i: Int) -> BatchOutcome? {
+    pthread_mutex_lock(&mutex)
+    defer { pthread_mutex_unlock(&mutex) }
+    return done[i] ? results[i] : nil
+  }
+
+  /// Waits for file `i`'s run; nil if it was not run (interrupted).
+  func wait(_ i: Int) -> BatchOutcome? {
+    pthread_mutex_lock(&mutex)
+    while !done[i] { pthread_cond_wait(&cond, &mutex) }
+    let r = results[i]
+    pthread_mutex_unlock(&mutex)
+    return r
+  }
+
+  func join() {
+    for t in threads { pthread_join(t, nil) }
+    threads = []
   }
 }
 

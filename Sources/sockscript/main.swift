@@ -284,85 +284,8 @@ if CommandLine.arguments.count == 1 && isatty(0) != 0 {
   }
 }
 
-/// `sockscript run ...`, the common case (and what `sockscript test` spawns
-/// per file), is read here directly: ArgumentParser builds its argument
-/// tables by reflection, which costs more (about 4 ms) than a short
-/// scenario's whole run. Only the plain spellings are taken; anything else
-/// (help, `--opt=value`, an unknown or malformed option, a failed
-/// validation) goes to ArgumentParser, so usage and errors read the same.
-/// SOCKSCRIPT_FULL_PARSE=1 turns this off (the test that compares the two).
-func quickRun(_ args: [String]) -> Run? {
-  guard getenv("SOCKSCRIPT_FULL_PARSE") == nil, args.first == "run" else { return nil }
-  var run = Run()
-  var files: [String] = []
-  var expression: String?
-  var backend = BackendChoice.sim
-  var format = OutputFormat.text
-  var seed: UInt64 = 0
-  var keepGoing = false
-  var hostNetns = false
-  var timeout = "2s"
-  var disabled: [String] = []
-  var i = 1
-  while i < args.count {
-    let a = args[i]
-    let takesValue = ["--backend", "--format", "--seed", "--timeout", "-e", "--expression", "--sim-disable"].contains(a)
-    let v = takesValue && i + 1 < args.count ? args[i + 1] : nil
-    if takesValue {
-      guard let v = v else { return nil }
-      switch a {
-      case "--backend":
-        guard let b = BackendChoice(rawValue: v) else { return nil }
-        backend = b
-      case "--format":
-        guard let f = OutputFormat(rawValue: v) else { return nil }
-        format = f
-      case "--seed":
-        guard let n = UInt64(v) else { return nil }
-        seed = n
-      case "--timeout": timeout = v
-      case "--sim-disable": disabled.append(v)
-      default:
-        guard expression == nil else { return nil }
-        expression = v
-      }
-      i += 2
-      continue
-    }
-    switch a {
-    case "--keep-going": keepGoing = true
-    case "--host-netns": hostNetns = true
-    default:
-      guard !a.hasPrefix("-") else { return nil }
-      files.append(a)
-    }
-    i += 1
-  }
-  run.files = files
-  run.expression = expression
-  run.backend = backend
-  run.format = format
-  run.seed = seed
-  run.keepGoing = keepGoing
-  run.hostNetns = hostNetns
-  run.timeout = timeout
-  var rules = SimRules()
-  rules.simDisable = disabled
-  run.rules = rules
-  guard (try? run.rules.validate()) != nil, (try? run.validate()) != nil else { return nil }
-  return run
-}
-
-func parseCommand() throws -> ParsableCommand {
-  let quick = quickRun(Array(CommandLine.arguments.dropFirst()))
-  // For the test that the quick path is really taken.
-  if getenv("SOCKSCRIPT_SHOW_PARSER") != nil { fputs("parser: \(quick == nil ? "full" : "quick")\n", stderr) }
-  if let run = quick { return run }
-  return try Sockscript.parseAsRoot()
-}
-
 do {
-  var command = try parseCommand()
+  var command = try Sockscript.parseAsRoot()
   try command.run()
 } catch let e as ExitCode {
   exit(e.rawValue)

@@ -20,38 +20,27 @@ final class CommandLineTests: XCTestCase {
     XCTAssertEqual(try sockscript(["frobnicate"]).code, 2)
   }
 
-  /// `run` reads its plain command lines itself (to skip ArgumentParser's
-  /// reflection); with SOCKSCRIPT_FULL_PARSE=1 ArgumentParser reads them.
-  /// Both must give the same output and exit code for every form.
-  func testQuickRunParsingMatchesArgumentParser() throws {
-    let forms: [[String]] = [
-      ["run", "examples/udp-duplicate-binds.sock"],
-      ["run", "--backend", "sim", "--seed", "7", "--format", "json", "examples/tcp-tw-reuse.sock"],
-      ["run", "--keep-going", "-e", "socket a; listen a; socket b; connect b 127.0.0.1:9 => ok; expect 1 == 2"],
-      ["run", "--expression", "socket a", "--timeout", "500ms", "--format", "md"],
-      ["run", "--sim-disable", "listen-recheck", "Tests/Scenarios/listen/listen-recheck-reuse-pair.sock"],
-      ["run", "examples/udp-duplicate-binds.sock", "examples/linger-reset.sock", "--seed", "3"],
-      ["run", "--backend", "real", "--host-netns", "-e", "sysctl net.core.somaxconn = 5"],
-      ["run", "--seed", "-1", "-e", "socket a"],
-      ["run", "--format", "xml", "-e", "socket a"],
-      ["run", "--timeout", "soon", "-e", "socket a"],
-      ["run", "--sim-disable", "bogus", "-e", "socket a"],
-      ["run", "-e", "socket a", "examples/linger-reset.sock"],
-      ["run"],
-      ["run", "--seed=4", "-e", "socket a; bind a 127.0.0.1:0; print a.lport"],
-      ["run", "--bogus", "-e", "socket a"],
-      ["run", "--backend"],
+  /// Usage errors name the problem and exit 2, whatever the command line's shape.
+  func testRunUsageErrors() throws {
+    let forms: [([String], String)] = [
+      (["run", "--seed", "-1", "-e", "socket a"], "--seed"),
+      (["run", "--format", "xml", "-e", "socket a"], "xml"),
+      (["run", "--timeout", "soon", "-e", "socket a"], "--timeout takes a duration"),
+      (["run", "--sim-disable", "bogus", "-e", "socket a"], "unknown simulator rule 'bogus'; rules: bind-marks-port"),
+      (["run", "-e", "socket a", "examples/linger-reset.sock"], "not both"),
+      (["run"], "give a scenario file"),
+      (["run", "--bogus", "-e", "socket a"], "--bogus"),
+      (["run", "--backend"], "--backend"),
     ]
-    // The plain forms take the quick path; the rest fall back.
-    let taken = try forms.map { try sockscript($0, environment: ["SOCKSCRIPT_SHOW_PARSER": "1"]).err.hasPrefix("parser: quick") }
-    XCTAssertEqual(taken, [true, true, true, true, true, true, true] + Array(repeating: false, count: 9))
-    for args in forms {
-      let quick = try sockscript(args)
-      let full = try sockscript(args, environment: ["SOCKSCRIPT_FULL_PARSE": "1"])
-      XCTAssertEqual(quick.code, full.code, "\(args)")
-      XCTAssertEqual(quick.out, full.out, "\(args)")
-      XCTAssertEqual(quick.err, full.err, "\(args)")
+    for (args, text) in forms {
+      let r = try sockscript(args)
+      XCTAssertEqual(r.code, 2, "\(args)")
+      XCTAssertTrue(r.err.contains(text), "\(args): \(r.err)")
     }
+    // And the spellings ArgumentParser allows work: --opt=value, options after files.
+    let r = try sockscript(["run", "--seed=4", "-e", "socket a; bind a 127.0.0.1:0; print a.lport"])
+    XCTAssertEqual(r.code, 0, r.err)
+    XCTAssertEqual(try sockscript(["run", "examples/linger-reset.sock", "--seed", "3"]).code, 0)
   }
 
   func testUnreadableFile() throws {

@@ -22,6 +22,25 @@ final class DifferentialTests: XCTestCase {
     }
   }
 
+  /// The scenarios docs/kernel-rules.md lists under each rule ("### `RULE` ...",
+  /// then "- PATH" lines after "Pinned by:").
+  static func pinnedScenarios() -> [String: [String]] {
+    let text = (try? String(contentsOf: Paths.root.appendingPathComponent("docs/kernel-rules.md"), encoding: .utf8)) ?? ""
+    var out: [String: [String]] = [:]
+    var rule: String?
+    for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+      if line.hasPrefix("### `") {
+        rule = line.dropFirst(5).prefix { $0 != "`" }.description
+        out[rule!] = []
+      } else if line.hasPrefix("## ") {
+        rule = nil
+      } else if let r = rule, line.hasPrefix("- "), line.hasSuffix(".sock") {
+        out[r]!.append(String(line.dropFirst(2)))
+      }
+    }
+    return out
+  }
+
   /// A check that cannot fail proves nothing: switching off any one rule of
   /// the simulator must turn some scenario red. The suite's scenarios hold
   /// on the real kernel (the test above: both backends agree, and every
@@ -35,12 +54,21 @@ final class DifferentialTests: XCTestCase {
     let names = line.components(separatedBy: "rules: ").last!.trimmingCharacters(in: .whitespaces).components(separatedBy: ", ")
     XCTAssertGreaterThanOrEqual(names.count, 14)
     let paths = Self.suite.map(\.path)
+    let pinned = Self.pinnedScenarios()
     for rule in names {
       let r = try sockscript(["run", "--sim-disable", rule] + paths)
-      let red = r.out.split(separator: "\n").filter { $0.hasPrefix("FAIL ") }
+      let red = Set(
+        r.out.split(separator: "\n").filter { $0.hasPrefix("FAIL ") }.map { line in
+          String(line.dropFirst("FAIL  ".count).prefix { $0 != ":" }).replacingOccurrences(of: Paths.root.path + "/", with: "")
+        })
       XCTAssertEqual(r.code, 1, "switching off '\(rule)' turned no scenario red")
       XCTAssertFalse(red.isEmpty, rule)
+      // The rule book names scenarios that pin the rule; each must really turn red.
+      let listed = pinned[rule] ?? []
+      XCTAssertFalse(listed.isEmpty, "docs/kernel-rules.md has no 'Pinned by' list for \(rule)")
+      for f in listed { XCTAssertTrue(red.contains(f), "docs/kernel-rules.md: \(f) does not turn red without \(rule)") }
     }
+    XCTAssertEqual(Set(pinned.keys), Set(names), "docs/kernel-rules.md lists exactly the simulator's rules")
     // And with nothing switched off, the same runs are green.
     XCTAssertEqual(try sockscript(["run"] + paths).code, 0)
   }

@@ -2,7 +2,7 @@ import XCTest
 
 @testable import SockKernel
 
-/// One test per row of the bind decision table (linux-port-semantics.md §4):
+/// One test per row of the bind decision table (docs/kernel-rules.md, section 1):
 /// an explicit TCP bind(addr, P) of B against an overlapping owner A.
 final class BindDecisionTableTests: XCTestCase {
   // Row 1: A not listening, both SO_REUSEADDR: OK, whatever A's state.

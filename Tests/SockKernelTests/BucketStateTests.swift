@@ -3,7 +3,7 @@ import XCTest
 @testable import SockKernel
 
 /// The fastreuse / fastreuseport transitions of inet_csk_update_fastreuse
-/// (spec §5) and the 6.18 release rule (§7.3 step 11).
+/// (docs/kernel-rules.md, section 1) and the 6.18 release rule (section 4).
 final class BucketStateTests: XCTestCase {
   func testFirstOwnerWithoutOptions() {
     let n = Net()

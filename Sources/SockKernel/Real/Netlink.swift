@@ -14,7 +14,7 @@ struct DiagRow {
   var uid: UInt32
 }
 
-/// Netlink: the sock_diag dump (spec §12 constants) and RTM_NEWADDR.
+/// Netlink: the sock_diag dump (inet_diag, TCP_BOUND_INACTIVE = 13) and RTM_NEWADDR.
 enum Netlink {
   static let NETLINK_ROUTE: Int32 = 0
   static let NETLINK_SOCK_DIAG: Int32 = 4

@@ -1,5 +1,6 @@
 /// The simulated Linux 6.18 kernel: one network namespace, virtual time, and
-/// the port rules of `linux-port-semantics.md`. Deterministic for a seed.
+/// the rules of docs/kernel-rules.md, one file per kernel area in this
+/// folder. Deterministic for a seed.
 public final class SimKernel: KernelBackend {
   public struct Config: Sendable {
     public var seed: UInt64

@@ -1,4 +1,4 @@
-/// Where an owner sits in the address-overlap matrix (spec section 3).
+/// Where an owner sits in the address-overlap matrix (docs/kernel-rules.md, section 1).
 enum AddrClass: Hashable {
   case v4any
   case v4spec(UInt32)
