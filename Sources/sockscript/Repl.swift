@@ -117,7 +117,7 @@ struct Repl: ParsableCommand {
   var seed: UInt64 = 0
 
   @Option(help: "How long a blocking call waits (e.g. 2s, 500ms).")
-  var timeout: String = "2s"
+  var timeout: String = defaultTimeout
 
   @Option(help: "The history file (default: $XDG_STATE_HOME/sockscript/history, else ~/.sockscript_history).")
   var history: String?

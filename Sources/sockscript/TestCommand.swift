@@ -52,7 +52,7 @@ struct Test: ParsableCommand {
   var seed: UInt64 = 0
 
   @Option(help: "How long a blocking call waits (e.g. 2s, 500ms).")
-  var timeout: String = "2s"
+  var timeout: String = defaultTimeout
 
   func validate() throws {
     if paths.isEmpty { throw ValidationError("give the files or directories to test, e.g. 'sockscript test examples'") }

@@ -63,6 +63,9 @@ func loadSources(files: [String], expression: String?, err: OutputSink) -> ([Sou
   return (sources, code)
 }
 
+/// `--timeout`'s default: SimKernel.defaultTimeoutMs, as a duration.
+let defaultTimeout = "\(SimKernel.defaultTimeoutMs / 1000)s"
+
 func validateTimeout(_ timeout: String) throws {
   guard parseDuration(timeout) != nil else { throw ValidationError("--timeout takes a duration such as 2s or 500ms, not '\(timeout)'") }
 }
@@ -154,7 +157,7 @@ struct Run: ParsableCommand {
   var keepGoing = false
 
   @Option(help: "How long a blocking call waits (e.g. 2s, 500ms).")
-  var timeout: String = "2s"
+  var timeout: String = defaultTimeout
 
   @OptionGroup var rules: SimRules
 
@@ -241,7 +244,7 @@ struct Diff: ParsableCommand {
   var seed: UInt64 = 0
 
   @Option(help: "How long a blocking call waits (e.g. 2s, 500ms).")
-  var timeout: String = "2s"
+  var timeout: String = defaultTimeout
 
   @OptionGroup var rules: SimRules
 

@@ -1,0 +1,159 @@
+/// What the interpreter tells its reporters: one event per executed statement,
+/// `print` and `show` output, and a summary.
+import SockKernel
+import SockSyntax
+
+/// What never changes between two executions of one statement: computed
+/// once and shared by every event of that statement.
+public final class StmtInfo: @unchecked Sendable {
+  /// The statement itself, as parsed.
+  public let stmt: Stmt
+  public let file: String
+  public let line: Int
+  public let text: String
+  /// The accepted results as written; "ok" with no `=>`; nil for no call.
+  public let expected: String?
+  /// Reporters may keep a rendering of the statement here (e.g. the padded text).
+  public var cache: [UInt8]?
+  /// The interpreter's caches: the slots of unindexed socket names, the
+  /// parsed literal address.
+  var slot: Slot?
+  var slot2: Slot?
+  var literalAddr: IPAddress?
+  var socketKind: SocketKind?
+  init(stmt: Stmt, file: String, line: Int, text: String, expected: String?) {
+    self.stmt = stmt
+    self.file = file
+    self.line = line
+    self.text = text
+    self.expected = expected
+    let k = stmt.statementKeyword
+    self.showsPair = k == .connect || k == .accept || k == .sendto
+    self.showsLocal = k == .bind || k == .listen
+  }
+
+  public var keyword: Keyword { stmt.statementKeyword }
+  /// The keyword as JSON's `op` names it (`addr add`).
+  public var op: String { keyword.spelling }
+  /// Whether the statement names its socket with an index (`c[i]`).
+  public var indexed: Bool { stmt.socketRef?.index != nil }
+  /// Whether the transcript shows local -> remote (connect, accept, sendto),
+  /// or the local endpoint (bind, listen).
+  public let showsPair: Bool
+  public let showsLocal: Bool
+}
+
+/// One executed statement, as every reporter sees it.
+public struct StepEvent: Sendable {
+  public var info: StmtInfo
+  public var file: String { info.file }
+  public var line: Int { info.line }
+  public var text: String { info.text }
+  /// The statement that ran (typed: reporters match on its kind, not on text).
+  public var stmt: Stmt { info.stmt }
+  public var keyword: Keyword { info.keyword }
+  public var op: String { info.op }
+  public var expected: String? { info.expected }
+  /// The resolved socket name (`c[3]`), if the statement names one.
+  public var socket: String?
+  /// Whether the statement is a call with a result.
+  public var isCall: Bool
+  /// The call's errno; nil is `ok`.
+  public var errno: Errno?
+  /// "ok" or an errno name; nil for a statement that is no call.
+  public var result: String? { isCall ? (errno?.name ?? "ok") : nil }
+  public var pass: Bool
+  public var local: Endpoint?
+  public var remote: Endpoint?
+  public var why: String?
+  /// The scenario clock after the statement (0 when the reporter does not
+  /// want it: reading a real clock costs a call per statement).
+  public var timeMs: Int64
+  /// For a failed `expect`: what the operands were. For `sleep`: the new time.
+  public var detail: String?
+}
+
+extension StepEvent {
+  /// The endpoints a transcript shows for a call: local -> remote for
+  /// connect, accept and sendto; the local one for a successful bind or listen.
+  public var shownEndpoints: (local: Endpoint, remote: Endpoint?)? {
+    guard isCall, let l = local else { return nil }
+    if info.showsPair, let r = remote { return (l, r) }
+    if errno == nil && info.showsLocal { return (l, nil) }
+    return nil
+  }
+}
+
+extension Reporter {
+  public var wantsTime: Bool { true }
+}
+
+/// A row of `show`.
+public struct ShowRow: Sendable {
+  public var name: String
+  public var proto: String
+  public var state: String
+  public var local: String
+  public var remote: String
+  public var options: [String]
+  public var timer: String?
+  /// The SO_REUSEPORT group (`g1`, `g2`, ... in order of appearance).
+  public var group: String?
+}
+
+public struct RunSummary: Sendable {
+  public var file: String
+  public var backend: String
+  public var kernel: String
+  public var seed: UInt64
+  public var statements: Int
+  public var expectations: Int
+  public var failed: Int
+  public var exit: Int32
+}
+
+public protocol Reporter: AnyObject {
+  /// Whether events need `timeMs` (JSON does; the text transcript does not).
+  var wantsTime: Bool { get }
+  func begin(file: String, backend: KernelBackend, seed: UInt64)
+  func step(_ e: StepEvent)
+  func printed(_ values: [Value])
+  func show(_ rows: [ShowRow])
+  /// A run-time error in the script, already rendered with its caret.
+  func error(_ rendered: String)
+  func end(_ s: RunSummary)
+}
+
+public struct RunOptions: Sendable {
+  public var keepGoing = false
+  public var seed: UInt64 = 0
+  public init(keepGoing: Bool = false, seed: UInt64 = 0) {
+    self.keepGoing = keepGoing
+    self.seed = seed
+  }
+}
+
+struct RuntimeError: Error {
+  var diagnostic: Diagnostic
+  init(_ msg: String, _ span: Span, hint: String? = nil) { diagnostic = Diagnostic(msg, at: span, hint: hint) }
+}
+
+struct StopRun: Error {}
+
+/// The backend failed in a way the script cannot cause (exit 3).
+struct BackendFailure: Error {
+  var message: String
+}
+
+/// Ctrl-C arrived (exit 130).
+struct Interrupted: Error {}
+
+/// A socket name's binding: its current socket and what its last calls left.
+final class Slot {
+  let name: String
+  var id: SockID?
+  var result: Errno?
+  var data: [UInt8]?
+  var from: Endpoint?
+  init(name: String) { self.name = name }
+}
