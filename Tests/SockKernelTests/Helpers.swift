@@ -5,8 +5,8 @@ import XCTest
 /// A small driver over the kernel API for tests.
 final class Net {
   let k: SimKernel
-  init(seed: UInt64 = 0, range: (Int, Int)? = nil) {
-    k = SimKernel(config: .init(seed: seed))
+  init(seed: UInt64 = 0, range: (Int, Int)? = nil, disabled: Set<SimRule> = []) {
+    k = SimKernel(config: .init(seed: seed, disabledRules: disabled))
     if let r = range { XCTAssertNil(k.sysctl("net.ipv4.ip_local_port_range", "\(r.0) \(r.1)").errno) }
   }
 

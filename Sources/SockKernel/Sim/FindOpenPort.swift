@@ -67,21 +67,25 @@ extension SimKernel {
   /// bind table's bitmaps instead of probing port by port.
   func findOpenPort(_ sk: SimSock, rng: inout SeededRandom) -> Int? {
     let bitmaps = sk.device == nil
-    for relax in autobindReuse != 0 ? [false, true] : [false] {
+    // The passes: strict, then relaxed with ip_autobind_reuse; in each, the
+    // lower then the upper half for SO_REUSEADDR; in each window, the
+    // starting parity then the other. (Counted loops: no arrays per call.)
+    for pass in 0..<(autobindReuse != 0 ? 2 : 1) {
+      let relax = pass == 1
       let (lo, hi, _) = localPortRange(sk)
-      let halves = sk.reuse && rule(.reuseaddrLowerHalf) && hi + 1 - lo >= 4 ? [1, 2] : [0]
-      for half in halves {
+      let split = sk.reuse && rule(.reuseaddrLowerHalf) && hi + 1 - lo >= 4
+      for h in 0..<(split ? 2 : 1) {
         var (low, high) = (lo, hi + 1)
-        if half != 0 {
+        if split {
           let mid = low + (((high - low) >> 2) << 1)
-          if half == 1 { high = mid } else { low = mid }
+          if h == 0 { high = mid } else { low = mid }
         }
         var remaining = UInt32(high - low)
         if remaining > 1 { remaining &= ~1 }
         let first = rule(.bind0OddFirst) ? rng.below(remaining) | 1 : rng.below(remaining)
         // The first pass starts at `first`; a second one at first - 1 when that is even.
-        for offset in first & 1 == 1 ? [first, first &- 1] : [first] {
-          let start = low + Int(offset)
+        for k in 0..<(first & 1 == 1 ? 2 : 1) {
+          let start = low + Int(first &- UInt32(k))
           if bitmaps && !relax {
             if let p = strictPassFree(sk, low: low, high: high, start: start, remaining: Int(remaining)) { return p }
             continue

@@ -104,9 +104,10 @@ extension SimKernel {
     let t = tcp
     let marks = rule(.bindMarksPort)
     let skip: (Int) -> UInt64 = { w in self.reservedPorts.words[w] | (marks ? t.marked.words[w] : 0) }
-    let passes = q.step == 2 && q.remaining > 1 ? [q.offset, q.offset &+ 1] : [q.offset]
-    for offset in passes {
-      var port = q.low + Int(offset)
+    // Without a per-socket range, a second pass takes the other parity
+    // (when the first started on an even offset, as the literal loop's test says).
+    for k in 0..<(q.step == 2 && q.remaining > 1 && (q.offset &+ 1) & 1 != 0 ? 2 : 1) {
+      var port = q.low + Int(q.offset &+ UInt32(k))
       var i = 0
       while i < Int(q.remaining) {
         if port >= q.high { port -= Int(q.remaining) }
