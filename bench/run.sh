@@ -69,4 +69,4 @@ churn=$(median_ms "$work/churn.sock"); churnv=$(check_lines)
 small=$(median_ms "$work/small.sock"); smallv=$(check_lines)
 echo "fill 28232 ports + 1 EADDRINUSE: ${fill} ms (target < 1000 ms)  [$fillv]"
 echo "1,000,000 statements of churn:   ${churn} ms (target < 2000 ms)  [$churnv]"
-echo "10-line scenario, start to exit: ${small} ms (target < 50 ms)  [$smallv]"
+echo "10-line scenario, start to exit: ${small} ms (target < 15 ms)  [$smallv]"

@@ -28,15 +28,17 @@ public final class StmtInfo: @unchecked Sendable {
     self.text = text
     self.expected = expected
     let k = stmt.statementKeyword
+    self.keyword = k
+    self.indexed = stmt.socketRef?.index != nil
     self.showsPair = k == .connect || k == .accept || k == .sendto
     self.showsLocal = k == .bind || k == .listen
   }
 
-  public var keyword: Keyword { stmt.statementKeyword }
+  public let keyword: Keyword
   /// The keyword as JSON's `op` names it (`addr add`).
   public var op: String { keyword.spelling }
   /// Whether the statement names its socket with an index (`c[i]`).
-  public var indexed: Bool { stmt.socketRef?.index != nil }
+  public let indexed: Bool
   /// Whether the transcript shows local -> remote (connect, accept, sendto),
   /// or the local endpoint (bind, listen).
   public let showsPair: Bool
