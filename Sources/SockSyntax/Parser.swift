@@ -349,6 +349,12 @@ public struct Parser {
       throw fail("expected ':PORT' right after the address", Span(prevEnd, prevEnd + 1), hint: "write the port with no space, e.g. \(file.text(hostSpan)):8080")
     }
     advance()
+    let (port, portSpan) = try portAfterColon()
+    return EndpointSyntax(host: host, hostSpan: hostSpan, port: port, portSpan: portSpan, span: Span(start, prevEnd))
+  }
+
+  /// The port of an endpoint, right after its ':' (a number or an interpolation).
+  mutating func portAfterColon() throws -> (PortPart, Span) {
     guard tok.start == prevEnd else { throw fail("expected a port right after ':'", Span(prevEnd, prevEnd + 1)) }
     let ps = tok.start
     let port: PortPart
@@ -362,7 +368,7 @@ public struct Parser {
     default:
       throw fail("expected a port number after ':', found \(found())")
     }
-    return EndpointSyntax(host: host, hostSpan: hostSpan, port: port, portSpan: Span(ps, prevEnd), span: Span(start, prevEnd))
+    return (port, Span(ps, prevEnd))
   }
 
   mutating func interpolation() throws -> Expr {

@@ -99,20 +99,8 @@ extension Parser {
     guard tok.kind == .colon && tok.start == prevEnd else { return hostExpr }
     let hostSpan = Span(start, prevEnd)
     advance()
-    let ps = tok.start
-    guard tok.start == prevEnd else { throw fail("expected a port right after ':'", Span(prevEnd, prevEnd + 1)) }
-    let port: PortPart
-    switch tok.kind {
-    case .number:
-      guard let v = Int(tokText) else { throw fail("port '\(tokText)' is out of range 0..65535") }
-      port = .number(v)
-      advance()
-    case .dollarIdent, .dollarParen:
-      port = .expr(try interpolation())
-    default:
-      throw fail("expected a port number after ':', found \(found())")
-    }
-    let ep = EndpointSyntax(host: host, hostSpan: hostSpan, port: port, portSpan: Span(ps, prevEnd), span: Span(start, prevEnd))
+    let (port, portSpan) = try portAfterColon()
+    let ep = EndpointSyntax(host: host, hostSpan: hostSpan, port: port, portSpan: portSpan, span: Span(start, prevEnd))
     return Expr(.endpoint(ep), ep.span)
   }
 
