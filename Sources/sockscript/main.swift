@@ -110,7 +110,7 @@ struct Sockscript: ParsableCommand {
       check or run-time error in the script), 3 the backend could not run,
       130 interrupted.
       """,
-    subcommands: [Run.self, Check.self, Diff.self, Test.self, Export.self, Repl.self]
+    subcommands: [Run.self, Check.self, Diff.self, Test.self, Fuzz.self, Export.self, Repl.self]
   )
 }
 

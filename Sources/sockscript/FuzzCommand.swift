@@ -1,0 +1,167 @@
+import ArgumentParser
+import SockKernel
+import SockScript
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+struct Fuzz: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "fuzz",
+    abstract: "Differential testing: random scenarios on the simulator and on the real kernel, every disagreement shrunk.",
+    discussion: """
+      Generates random scenarios from the language's grammar (both protocols
+      and families, options, sysctls, few ports and one- or two-port
+      ephemeral ranges, so collisions are common), runs each on the simulator
+      and on the real kernel (a private network namespace per program, as
+      'run --backend real'), and compares them call by call. A disagreement
+      counts only if the real kernel answers the same way twice more; it is
+      then shrunk by delta debugging to the fewest lines that still disagree,
+      and written to --out with the real kernel's results filled in, ready
+      for the suite (one file per kind of disagreement). The same seed gives
+      the same programs. Prints programs run, agreed, disagreed. Exit 1 when
+      any program disagreed.
+
+      Examples:
+        sockscript fuzz --count 2000 --seed 1
+        sockscript fuzz --time-limit 2m --out fuzz-found
+      """)
+
+  @Option(help: "How many programs to generate.")
+  var count: Int = 1000
+
+  @Option(help: "Seed of the program generator (and of the simulator).")
+  var seed: UInt64 = 1
+
+  @Option(help: "Where shrunk disagreements are written (one .sock file each).")
+  var out: String = "fuzz-found"
+
+  @Option(help: "Stop starting programs after this long (e.g. 2m, 90s).")
+  var timeLimit: String?
+
+  @Option(help: "Real-kernel runs at a time (default: the number of cores).")
+  var jobs: Int?
+
+  @Option(help: "How long a blocking call waits, on both backends.")
+  var timeout: String = "100ms"
+
+  func validate() throws {
+    if count < 0 { throw ValidationError("--count must be 0 or more") }
+    if let j = jobs, j < 1 { throw ValidationError("--jobs must be at least 1") }
+    try validateTimeout(timeout)
+    if let t = timeLimit, parseDuration(t) == nil { throw ValidationError("--time-limit takes a duration such as 2m or 90s, not '\(t)'") }
+  }
+
+  func run() throws {
+    try withOutput { stdout, err in
+      installInterruptHandler()
+      let width = max(1, jobs ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+      guard let dir = makeTempDir() else {
+        err.write("sockscript: cannot make a temporary folder: \(errnoText())\n")
+        throw ExitCode(Exit.badInput)
+      }
+      defer { removeTree(dir) }
+      let runner = RealRunner(dir: dir, width: width, timeout: timeout)
+      let options = Fuzzer.Options(
+        seed: seed, count: count, timeoutMs: parseDuration(timeout)!, timeLimitMs: timeLimit.flatMap(parseDuration), batch: width * 4)
+      let fuzzer = Fuzzer(options: options, runReal: runner.run, clockMs: monotonicMs, interrupted: isInterrupted)
+      var wrote = false
+      fuzzer.run { f in
+        if !wrote {
+          _ = mkdir(out, 0o755)
+          wrote = true
+        }
+        let path = "\(out)/fuzz-\(seed)-\(f.index).sock"
+        if writeFile(path, f.scenario) {
+          stdout.write("DISAGREE \(f.signature)  -> \(path)\n")
+        } else {
+          err.write("sockscript: cannot write '\(path)': \(errnoText())\n")
+        }
+        stdout.flush()
+      }
+      if runner.unavailable {
+        err.write("sockscript: the real backend could not run (no network namespace?); see 'sockscript run --backend real'\n")
+        throw ExitCode(Exit.backendUnavailable)
+      }
+      for (sig, n) in fuzzer.signatures.sorted(by: { $0.value > $1.value }) {
+        stdout.write("  \(n) program\(n == 1 ? "" : "s"): \(sig)\n")
+      }
+      let pct = fuzzer.ran == 0 ? 100.0 : Double(fuzzer.agreed) * 100 / Double(max(1, fuzzer.ran - fuzzer.unstable - fuzzer.failedToRun))
+      stdout.write(
+        "fuzz seed \(seed): \(fuzzer.ran) programs run, \(fuzzer.agreed) agreed, \(fuzzer.disagreed) disagreed"
+          + " (\(fuzzer.unstable) unstable on the real kernel, \(fuzzer.failedToRun) not run); \(formatPercent(pct)) agree\n")
+      if isInterrupted() { throw ExitCode(Exit.interrupted) }
+      if fuzzer.disagreed > 0 { throw ExitCode(Exit.failed) }
+    }
+  }
+}
+
+func formatPercent(_ p: Double) -> String {
+  let tenths = Int((p * 100).rounded())
+  return "\(tenths / 100).\(String(tenths % 100).count == 1 ? "0" : "")\(tenths % 100)%"
+}
+
+/// Runs fuzz programs on the real kernel: each in a child `sockscript run
+/// --backend real --format json --keep-going`, `width` at a time.
+final class RealRunner {
+  let dir: String
+  let width: Int
+  let timeout: String
+  var serial = 0
+  var unavailable = false
+
+  init(dir: String, width: Int, timeout: String) {
+    self.dir = dir
+    self.width = width
+    self.timeout = timeout
+  }
+
+  func run(_ texts: [String]) -> [Trace?] {
+    var results = [Trace?](repeating: nil, count: texts.count)
+    let pool = ChildPool()
+    var next = 0
+    var paths: [String] = []
+    while next < texts.count || pool.running > 0 {
+      while next < texts.count && pool.running < width && !isInterrupted() {
+        serial += 1
+        let path = "\(dir)/p\(serial).sock"
+        paths.append(path)
+        if writeFile(path, texts[next]) {
+          _ = pool.start(["run", "--backend", "real", "--format", "json", "--keep-going", "--timeout", timeout, path], tag: next)
+        }
+        next += 1
+      }
+      if pool.running == 0 { break }
+      if let done = pool.waitOne() {
+        if done.exit == Exit.backendUnavailable { unavailable = true }
+        results[done.tag] = Trace(jsonLines: done.out, exit: done.exit)
+      }
+    }
+    for p in paths { unlink(p) }
+    return results
+  }
+}
+
+func makeTempDir() -> String? {
+  var template = Array("/tmp/sockscript-fuzz-XXXXXX".utf8CString)
+  guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { return nil }
+  return String(cString: template)
+}
+
+func removeTree(_ dir: String) {
+  if let d = opendir(dir) {
+    while let ent = readdir(d) {
+      let name = withUnsafeBytes(of: ent.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+      if name != "." && name != ".." { unlink("\(dir)/\(name)") }
+    }
+    closedir(d)
+  }
+  rmdir(dir)
+}
+
+func monotonicMs() -> Int64 {
+  var ts = timespec()
+  clock_gettime(CLOCK_MONOTONIC, &ts)
+  return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}
