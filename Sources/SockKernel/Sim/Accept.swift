@@ -44,10 +44,26 @@ extension SimKernel {
 
   func deliverSYN(_ s: SimSock, _ dst: Endpoint) -> CallResult {
     let src = Endpoint(s.laddr, UInt16(s.lport))
+    if s.laddr.asV6 == dst.addr.asV6 && s.lport == Int(dst.port) && rule(.selfConnect) {
+      // The SYN comes back to the socket that sent it: __inet_lookup finds
+      // it in the established hash before any listener, and a SYN in
+      // SYN_SENT is a simultaneous open (tcp_rcv_synsent_state_process):
+      // the socket is connected to itself.
+      s.state = .ESTABLISHED
+      s.peer = s
+      s.timestamps = tcpTimestamps != 0
+      var r = CallResult(local: s.local, remote: s.remote)
+      if s.nonblock {
+        s.connecting = true
+        r.errno = .EINPROGRESS
+      }
+      return r
+    }
     guard let l = lookupListener(dst, from: src) else {
       tcpDone(s)
       s.raddr = nil  // never connected: getpeername() has nothing to say
       s.rport = 0
+      s.connectRefused = true
       if s.nonblock {
         // The reset arrives after connect() returned; the next connect() reports it.
         s.connecting = true

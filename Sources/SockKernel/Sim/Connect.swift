@@ -16,8 +16,8 @@ extension SimKernel {
       // TIME_WAIT): __inet_stream_connect answers EISCONN whatever sk_state is.
       return .fail(.EISCONN, "the socket was connected\(s.state == .ESTABLISHED ? "" : " (its connection has ended since)"); a socket connects once")
     }
-    if let e = familyCheck(s, ep.addr) { return e }
     if !s.isTCP { return udpConnect(s, ep) }
+    if let e = familyCheck(s, ep.addr) { return e }
     let r = tcpConnect(s, ep)
     if r.errno == nil { s.ssConnected = true }
     return r
@@ -56,6 +56,12 @@ extension SimKernel {
     }
     if s.isV6 && dst.addr.isV4Mapped && s.v6only {
       return .fail(.ENETUNREACH, "a v6only socket cannot reach an IPv4 (v4-mapped) address")
+    }
+    if s.isV6 && s.laddr.isV4Mapped && !dst.addr.isV4Mapped {
+      return .fail(.EAFNOSUPPORT, "a socket bound to the v4-mapped address \(s.laddr) cannot reach an IPv6 address")
+    }
+    if s.isV6 && !s.laddr.isAny && !s.laddr.isV4Mapped && dst.addr.isV4Mapped {
+      return .fail(.ENETUNREACH, "a socket bound to the IPv6 address \(s.laddr) cannot reach an IPv4 (v4-mapped) address")
     }
     if dst.addr.isMulticastOrBroadcast {
       return .fail(.ENETUNREACH, "TCP cannot connect to a multicast or broadcast address")

@@ -10,6 +10,8 @@ extension SimKernel {
   public func send(_ id: SockID, _ data: [UInt8]) -> CallResult {
     guard let s = sock(id) else { return badf() }
     if !s.isTCP {
+      // inet_send_prepare autobinds before udp_sendmsg looks for a destination.
+      if let e = udpAutobind(s) { return e }
       guard let r = s.remote else { return .fail(.EDESTADDRREQ, "an unconnected UDP socket needs sendto") }
       return sendto(id, r, data)
     }

@@ -19,6 +19,10 @@ extension SimKernel {
     guard s.state == .CLOSED, !s.connecting, s.raddr == nil else {
       return .fail(.EINVAL, "listen() needs an unconnected socket; this one is \(stateOf(s))")
     }
+    guard !s.connectRefused else {
+      // sock->state is no longer SS_UNCONNECTED after a refused connect() (inet_listen).
+      return .fail(.EINVAL, "listen() needs an unconnected socket; an earlier connect() on it was refused")
+    }
     s.state = .LISTEN
     if s.lport == 0 {
       if let f = getPort(s, 0) {

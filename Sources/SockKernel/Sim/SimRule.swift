@@ -36,6 +36,9 @@ public enum SimRule: String, CaseIterable, Sendable, CustomStringConvertible {
   /// When only connect()-bound sockets remain on a port, its bucket is
   /// connect()-usable again (6.18).
   case releaseRestoresBucket = "release-restores-bucket"
+  /// A connect() whose source endpoint is its destination connects the
+  /// socket to itself (simultaneous open), even with a listener there.
+  case selfConnect = "self-connect"
 
   public var description: String { rawValue }
 
@@ -57,6 +60,7 @@ public enum SimRule: String, CaseIterable, Sendable, CustomStringConvertible {
     case .udpReuseaddrShares: return "net/ipv4/udp.c:udp_lib_lport_inuse (sk->sk_reuse && sk2->sk_reuse)"
     case .udpReuseportSpread: return "net/core/sock_reuseport.c:reuseport_select_sock_by_hash, net/ipv4/udp.c:lookup_reuseport"
     case .releaseRestoresBucket: return "net/ipv4/inet_hashtables.c:__inet_put_port (inet_bind_bucket and bind2 state update)"
+    case .selfConnect: return "net/ipv4/tcp_input.c:tcp_rcv_synsent_state_process (a SYN in SYN_SENT: simultaneous open)"
     }
   }
 

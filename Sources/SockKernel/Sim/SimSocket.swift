@@ -69,6 +69,7 @@ final class SimSock {
   var pendingError: Errno?
   var connecting = false  // SS_CONNECTING after a non-blocking connect
   var ssConnected = false  // SS_CONNECTED: a connect() or accept() succeeded
+  var connectRefused = false  // a connect() was answered with a reset: listen() is EINVAL since
   var finAckDueMs: Int64?
   var timestamps = false
   var datagrams: [(from: Endpoint, data: [UInt8])] = []

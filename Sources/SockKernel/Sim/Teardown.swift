@@ -35,14 +35,15 @@ extension SimKernel {
 
   public func shutdown(_ id: SockID, _ how: ShutdownHow) -> CallResult {
     guard let s = sock(id) else { return badf() }
-    if !s.isTCP {
-      guard s.state == .ESTABLISHED else { return .fail(.ENOTCONN, "the socket is not connected") }
+    // inet_shutdown sets sk_shutdown even where it answers ENOTCONN (an
+    // unconnected socket): a later recv() sees end of stream, a send() EPIPE.
+    if !s.isTCP || s.state == .CLOSED {
       if how != .wr { s.rdShut = true }
-      return .ok
+      if how != .rd { s.wrShut = true }
+      let connected = !s.isTCP && s.state == .ESTABLISHED
+      return connected ? .ok : .fail(.ENOTCONN, "the socket is not connected (shutdown() still marks it)")
     }
     switch s.state {
-    case .CLOSED:
-      return .fail(.ENOTCONN, "the socket is not connected")
     case .LISTEN:
       if how == .wr { return .ok }
       closeListener(s)

@@ -96,33 +96,75 @@ extension SimKernel {
     udpGroups[g] = members.isEmpty ? nil : members
     sk.udpGroup = nil
   }
-  func udpConnect(_ s: SimSock, _ ep: Endpoint) -> CallResult {
+  /// inet_autobind, as inet_dgram_connect and inet_send_prepare run it
+  /// before anything else: an unbound socket gets a port, or the call fails
+  /// with EAGAIN.
+  func udpAutobind(_ s: SimSock) -> CallResult? {
+    guard s.lport == 0, let f = udpGetPort(s, 0) else { return nil }
+    return failure(f, for: s, call: "connect()")
+  }
+
+  enum Destination {
+    case to(Endpoint)
+    case refused(CallResult)
+  }
+
+  /// Where a datagram socket's connect() or sendto() goes, as
+  /// ip4_datagram_connect, ip6_datagram_connect, udp_sendmsg and
+  /// udpv6_sendmsg read the address: an IPv6 socket takes an IPv4 sockaddr
+  /// as its v4-mapped form (not when v6only); a wildcard means this host.
+  func udpDestination(_ s: SimSock, _ ep: Endpoint, sending: Bool) -> Destination {
     var dst = ep
+    if !s.isV6 {
+      guard ep.addr.isV4 else { return .refused(.fail(.EAFNOSUPPORT, "an IPv4 socket cannot use an IPv6 address", remedy: .ipv6Socket)) }
+    } else {
+      if ep.addr.isV4 { dst.addr = ep.addr.asV6 }
+      if dst.addr.isV4Mapped && s.v6only {
+        return .refused(
+          .fail(ep.addr.isV4 && !sending ? .EAFNOSUPPORT : .ENETUNREACH, "a v6only socket cannot reach an IPv4 (v4-mapped) address"))
+      }
+      if !s.laddr.isAny && !s.laddr.isV4Mapped && dst.addr.isV4Mapped {
+        return .refused(.fail(.ENETUNREACH, "a socket bound to the IPv6 address \(s.laddr) cannot reach an IPv4 (v4-mapped) address"))
+      }
+      if s.laddr.isV4Mapped && !dst.addr.isV4Mapped {
+        return .refused(.fail(.EAFNOSUPPORT, "a socket bound to the v4-mapped address \(s.laddr) cannot reach an IPv6 address"))
+      }
+    }
     if dst.addr.isAny { dst.addr = dst.addr == .any6 ? .loopback6 : .loopback4 }
+    if dst.addr.isV4Mapped && dst.addr.effectiveV4 == 0 { dst.addr = IPAddress.loopback4.asV6 }
+    return .to(dst)
+  }
+
+  func udpConnect(_ s: SimSock, _ ep: Endpoint) -> CallResult {
+    if let e = udpAutobind(s) { return e }
+    let dst: Endpoint
+    switch udpDestination(s, ep, sending: false) {
+    case .to(let d): dst = d
+    case .refused(let e): return e
+    }
     guard var src = routeSource(dst.addr) else { return .fail(.ENETUNREACH, "there is no route to \(dst.addr)") }
     if s.isV6 && dst.addr.isV4Mapped { src = src.asV6 }
-    if s.lport == 0 {
-      if let f = udpGetPort(s, 0) { return failure(f, for: s, call: "connect()") }
-    }
     if s.laddr.isAny { udp.rehash(s, to: src) }
     s.raddr = dst.addr
     s.rport = Int(dst.port)
     s.state = .ESTABLISHED
     return CallResult(local: s.local, remote: s.remote)
   }
+
   public func sendto(_ id: SockID, _ ep: Endpoint, _ data: [UInt8]) -> CallResult {
     guard let s = sock(id) else { return badf() }
     if s.isTCP {
       if s.state == .ESTABLISHED || s.state == .CLOSE_WAIT { return send(id, data) }
       return .fail(.EPIPE, "the TCP socket is not connected")
     }
-    if let e = familyCheck(s, ep.addr) { return e }
-    var dst = ep
-    if dst.addr.isAny { dst.addr = dst.addr == .any6 ? .loopback6 : .loopback4 }
-    guard let src0 = routeSource(dst.addr) else { return .fail(.ENETUNREACH, "there is no route to \(dst.addr)") }
-    if s.lport == 0 {
-      if let f = udpGetPort(s, 0) { return failure(f, for: s, call: "connect()") }
+    if let e = udpAutobind(s) { return e }
+    if s.wrShut { return .fail(.EPIPE, "the socket was shut down for writing") }
+    let dst: Endpoint
+    switch udpDestination(s, ep, sending: true) {
+    case .to(let d): dst = d
+    case .refused(let e): return e
     }
+    guard let src0 = routeSource(dst.addr) else { return .fail(.ENETUNREACH, "there is no route to \(dst.addr)") }
     let src = Endpoint(s.laddr.isAny ? (s.isV6 && dst.addr.isV4Mapped ? src0.asV6 : src0) : s.laddr, UInt16(s.lport))
     if let r = udpReceiver(dst, from: src) {
       r.datagrams.append((src, data))
@@ -180,8 +222,15 @@ extension SimKernel {
       return .fail(e, "an earlier datagram was refused: nothing listens on \(s.remote.map { "\($0)" } ?? "the destination")")
     }
     guard !s.datagrams.isEmpty else {
-      if !s.nonblock { advance(to: nowMs + config.timeoutMs) }
-      return .fail(.EAGAIN, s.nonblock ? "no datagram is waiting" : "no datagram arrived within \(formatMs(config.timeoutMs))")
+      if s.nonblock { return .fail(.EAGAIN, "no datagram is waiting") }
+      if s.rdShut {
+        // __skb_wait_for_more_packets: shut down for reading, a blocking wait ends at once with 0 bytes.
+        var r = CallResult.ok
+        r.data = []
+        return r
+      }
+      advance(to: nowMs + config.timeoutMs)
+      return .fail(.EAGAIN, "no datagram arrived within \(formatMs(config.timeoutMs))")
     }
     let d = s.datagrams.removeFirst()
     var r = CallResult.ok
