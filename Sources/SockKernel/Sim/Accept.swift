@@ -42,9 +42,26 @@ extension SimKernel {
     return nil
   }
 
+  /// A SYN nobody answers: a blocking connect() waits out its timeout and
+  /// returns EINPROGRESS, the socket staying in SYN_SENT.
+  func synLost(_ s: SimSock, _ why: String) -> CallResult {
+    if !s.nonblock { advance(to: nowMs + config.timeoutMs) }
+    s.connecting = s.nonblock
+    return CallResult(
+      errno: .EINPROGRESS, why: why + (s.nonblock ? "" : " and connect() gave up after \(formatMs(config.timeoutMs))"), local: s.local,
+      remote: s.remote)
+  }
+
   func deliverSYN(_ s: SimSock, _ dst: Endpoint) -> CallResult {
     let src = Endpoint(s.laddr, UInt16(s.lport))
     if s.laddr.asV6 == dst.addr.asV6 && s.lport == Int(dst.port) && rule(.selfConnect) {
+      if s.wrShut {
+        // shutdown(SHUT_WR) came first: the crossing SYN is refused (observed on 6.18).
+        tcpDone(s)
+        s.raddr = nil
+        s.rport = 0
+        return .fail(.ECONNABORTED, "the socket would connect to itself, but it was shut down for writing first")
+      }
       // The SYN comes back to the socket that sent it: __inet_lookup finds
       // it in the established hash before any listener, and a SYN in
       // SYN_SENT is a simultaneous open (tcp_rcv_synsent_state_process):
@@ -73,14 +90,7 @@ extension SimKernel {
       return .fail(.ECONNREFUSED, "nothing listens on \(dst): the SYN was answered with a reset")
     }
     if l.queue.count > l.backlog {
-      // The accept queue is full: the SYN is dropped and connect() waits.
-      if !s.nonblock { advance(to: nowMs + config.timeoutMs) }
-      s.connecting = s.nonblock
-      return CallResult(
-        errno: .EINPROGRESS,
-        why:
-          "the accept queue of \(describe(l)) is full (\(l.queue.count) connections, backlog \(l.backlog)); the SYN was dropped\(s.nonblock ? "" : " and connect() gave up after \(formatMs(config.timeoutMs))")",
-        local: s.local, remote: s.remote)
+      return synLost(s, "the accept queue of \(describe(l)) is full (\(l.queue.count) connections, backlog \(l.backlog)); the SYN was dropped")
     }
     let c = newSock(l.kind, uid: l.uid)
     c.hasFd = false

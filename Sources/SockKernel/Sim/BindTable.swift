@@ -59,6 +59,7 @@ final class BindTable {
   var v6dual = PortCounter()
   var v6only = PortCounter()
   var v6spec = PortCounter()
+  var v6specDual = PortCounter()
   var exact: [IPAddress: PortSet] = [:]
   /// Counts insertions, so "the most recently bound" is well defined across addresses.
   var bindSeq = 0
@@ -118,9 +119,10 @@ final class BindTable {
     case .v6anyDual: bump(&v6dual)
     case .v6anyOnly: bump(&v6only)
     case .v6spec: bump(&v6spec)
+    case .v6specDual: bump(&v6specDual)
     }
     switch cls {
-    case .v4spec, .v6spec:
+    case .v4spec, .v6spec, .v6specDual:
       if delta > 0 {
         exact[key, default: PortSet()].insert(port)
       } else if buckets[port]?.tb2[key] == nil {
@@ -187,14 +189,15 @@ final class BindTable {
   func overlapWord(_ cls: AddrClass, _ exactWords: [UInt64]?, _ w: Int) -> UInt64 {
     switch cls {
     case .v4any:
-      return v4any.set.words[w] | v4spec.set.words[w] | v6dual.set.words[w]
+      return v4any.set.words[w] | v4spec.set.words[w] | v6dual.set.words[w] | v6specDual.set.words[w]
     case .v4spec:
       return (exactWords?[w] ?? 0) | v4any.set.words[w] | v6dual.set.words[w]
     case .v6anyDual:
       return v4any.set.words[w] | v4spec.set.words[w] | v6dual.set.words[w] | v6only.set.words[w] | v6spec.set.words[w]
+        | v6specDual.set.words[w]
     case .v6anyOnly:
-      return v6dual.set.words[w] | v6only.set.words[w] | v6spec.set.words[w]
-    case .v6spec:
+      return v6dual.set.words[w] | v6only.set.words[w] | v6spec.set.words[w] | v6specDual.set.words[w]
+    case .v6spec, .v6specDual:
       return (exactWords?[w] ?? 0) | v6dual.set.words[w] | v6only.set.words[w]
     }
   }

@@ -17,7 +17,6 @@ extension SimKernel {
       return .fail(.EISCONN, "the socket was connected\(s.state == .ESTABLISHED ? "" : " (its connection has ended since)"); a socket connects once")
     }
     if !s.isTCP { return udpConnect(s, ep) }
-    if let e = familyCheck(s, ep.addr) { return e }
     let r = tcpConnect(s, ep)
     if r.errno == nil { s.ssConnected = true }
     return r
@@ -49,18 +48,19 @@ extension SimKernel {
       s.pendingError = nil
       if s.raddr != nil { return .fail(err) }
     }
+    // __inet_stream_connect checks the socket's state first; tcp_v4_connect
+    // and tcp_v6_connect then check the address family.
+    if let e = familyCheck(s, ep.addr) { return e }
     // Routing: 0.0.0.0 means this host; multicast and broadcast are refused.
     var dst = ep
-    if dst.addr.isAny || (dst.addr.isV4Mapped && dst.addr.effectiveV4 == 0) {
-      dst.addr = dst.addr == .any6 ? .loopback6 : (s.isV6 ? IPAddress.loopback4.asV6 : .loopback4)
-    }
+    dst.addr = localDestination(s, dst.addr)
     if s.isV6 && dst.addr.isV4Mapped && s.v6only {
       return .fail(.ENETUNREACH, "a v6only socket cannot reach an IPv4 (v4-mapped) address")
     }
     if s.isV6 && s.laddr.isV4Mapped && !dst.addr.isV4Mapped {
       return .fail(.EAFNOSUPPORT, "a socket bound to the v4-mapped address \(s.laddr) cannot reach an IPv6 address")
     }
-    if s.isV6 && !s.laddr.isAny && !s.laddr.isV4Mapped && dst.addr.isV4Mapped {
+    if s.isV6 && s.addrLock && !s.laddr.isAny && !s.laddr.isV4Mapped && dst.addr.isV4Mapped {
       return .fail(.ENETUNREACH, "a socket bound to the IPv6 address \(s.laddr) cannot reach an IPv4 (v4-mapped) address")
     }
     if dst.addr.isMulticastOrBroadcast {
@@ -86,7 +86,10 @@ extension SimKernel {
         )
       }
       port = s.lport
-      if !hadAddr { tcp.rehash(s, to: src) }
+      if !hadAddr {
+        s.v4RcvAny = s.isV6 && !src.isV4Mapped
+        tcp.rehash(s, to: src)
+      }
     } else {
       var rng = random
       let pick = connectSearch(s, saddr: src, dst: dst, rng: &rng)
@@ -97,6 +100,7 @@ extension SimKernel {
       port = p.port
       recycled = p.recycle
       s.laddr = src
+      s.v4RcvAny = s.isV6 && !src.isV4Mapped && !hadAddr
       let tb = tcp.bucket(port) ?? tcp.createBucket(port, fastreuse: -1, fastreuseport: -1)
       tcp.add(s, tb, newTb2Fields: (-1, -1))
       s.connectBind = true
@@ -107,6 +111,14 @@ extension SimKernel {
     s.rport = Int(dst.port)
     s.state = .SYN_SENT
     hashEstablished(s)
+    if s.isV6 && s.mappedOps && !dst.addr.isV4Mapped {
+      // An earlier connect() to a v4-mapped address switched the socket to
+      // the ipv6_mapped operations, and a reset does not switch them back
+      // (tcp_v6_connect restores them only when tcp_v4_connect itself
+      // fails): this SYN goes out through the IPv4 path and is lost.
+      return synLost(s, "the socket still uses the IPv4 (v4-mapped) operations of an earlier connect(), so its SYN to \(dst) is lost")
+    }
+    if s.isV6 && dst.addr.isV4Mapped { s.mappedOps = true }
     return deliverSYN(s, dst)
   }
   func hashEstablished(_ s: SimSock) {
@@ -123,4 +135,23 @@ extension SimKernel {
 
   /// Finds the listener for a SYN: the exact address first, then the
   /// wildcard; within a SO_REUSEPORT group, by a hash of the 4-tuple.
+
+  /// ip_route_output_key_hash_rcu and ip6_datagram_connect / tcp_v6_connect
+  /// for a wildcard destination: this host, at the socket's own bound
+  /// address if it has one, else loopback (in the socket's flavour: a
+  /// v4-mapped source makes `::` mean ::ffff:127.0.0.1).
+  func localDestination(_ s: SimSock, _ a: IPAddress) -> IPAddress {
+    let laddrMappedAny = s.laddr.isV4Mapped && s.laddr.effectiveV4 == 0
+    let bound = !s.laddr.isAny && !laddrMappedAny
+    switch a {
+    case .any4: return bound ? s.laddr : .loopback4
+    case .any6:
+      if bound { return s.laddr }
+      return laddrMappedAny ? IPAddress.loopback4.asV6 : .loopback6
+    default:
+      guard a.isV4Mapped && a.effectiveV4 == 0 else { return a }
+      return bound && s.laddr.isV4Mapped ? s.laddr : IPAddress.loopback4.asV6
+    }
+  }
+
 }

@@ -19,9 +19,17 @@ extension SimKernel {
     guard s.state == .CLOSED, !s.connecting, s.raddr == nil else {
       return .fail(.EINVAL, "listen() needs an unconnected socket; this one is \(stateOf(s))")
     }
-    guard !s.connectRefused else {
-      // sock->state is no longer SS_UNCONNECTED after a refused connect() (inet_listen).
-      return .fail(.EINVAL, "listen() needs an unconnected socket; an earlier connect() on it was refused")
+    if s.connectRefused {
+      // After a refused connect(), inet_csk_listen_start still takes a port
+      // (get_port with the socket in LISTEN) but cannot hash the socket: the
+      // call fails with EINVAL and the port stays bound (observed on 6.18).
+      if s.lport == 0 {
+        s.state = .LISTEN
+        let f = getPort(s, 0)
+        s.state = .CLOSED
+        if let f = f { return failure(f, for: s, call: "listen()'s automatic bind") }
+      }
+      return .fail(.EINVAL, "listen() fails on a socket whose connect() was refused (it keeps the port it took)")
     }
     s.state = .LISTEN
     if s.lport == 0 {

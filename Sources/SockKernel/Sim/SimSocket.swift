@@ -5,10 +5,18 @@ enum AddrClass: Hashable {
   case v6anyDual
   case v6anyOnly
   case v6spec(IPAddress)
+  /// A TCP IPv6 socket (not v6only) whose address came from connect():
+  /// inet_bhash2_update_saddr sets its IPv6 address only, so to an IPv4
+  /// wildcard bind, which compares every owner's IPv4 rcv_saddr, it is
+  /// still a wildcard (observed on 6.18: 0.0.0.0:P is EADDRINUSE, 127.0.0.1:P is not).
+  case v6specDual(IPAddress)
 
   func overlaps(_ o: AddrClass) -> Bool {
     switch (self, o) {
     case (.v6anyDual, _), (_, .v6anyDual): return true
+    case (.v6specDual, .v4any), (.v4any, .v6specDual): return true
+    case (.v6specDual(let a), .v6specDual(let b)), (.v6specDual(let a), .v6spec(let b)), (.v6spec(let a), .v6specDual(let b)): return a == b
+    case (.v6specDual, .v6anyOnly), (.v6anyOnly, .v6specDual): return true
     case (.v4any, .v4any), (.v4any, .v4spec), (.v4spec, .v4any): return true
     case (.v4spec(let a), .v4spec(let b)): return a == b
     case (.v6anyOnly, .v6anyOnly), (.v6anyOnly, .v6spec), (.v6spec, .v6anyOnly): return true
@@ -46,6 +54,11 @@ final class SimSock {
   var addrLock = false
   var portLock = false
   var connectBind = false
+  /// The IPv6 address came from connect() (tcp_v6_connect), leaving the
+  /// IPv4 rcv_saddr a wildcard (AddrClass.v6specDual).
+  var v4RcvAny = false
+  /// icsk_af_ops is ipv6_mapped: a v4-mapped connect() reached the SYN.
+  var mappedOps = false
 
   // Bind-table membership (recorded so removal undoes exactly what insertion did).
   var boundPort: Int?
@@ -96,7 +109,7 @@ final class SimSock {
   var addrClass: AddrClass {
     if let a = laddr.effectiveV4 { return a == 0 ? .v4any : .v4spec(a) }
     if laddr == .any6 { return v6only ? .v6anyOnly : .v6anyDual }
-    return .v6spec(laddr)
+    return v4RcvAny && !v6only ? .v6specDual(laddr) : .v6spec(laddr)
   }
 
   /// What getsockname() shows: the address and inet_sport, which keeps its

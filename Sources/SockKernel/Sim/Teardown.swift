@@ -16,7 +16,10 @@ extension SimKernel {
       table(for: s).remove(s)
       s.lport = 0
       s.connectBind = false
-      if !s.addrLock { s.laddr = s.isV6 ? .any6 : .any4 }
+      if !s.addrLock {
+        s.laddr = s.isV6 ? .any6 : .any4
+        s.v4RcvAny = false
+      }
     }
     if !s.hasFd { dropLive(s) }
   }
@@ -118,6 +121,7 @@ extension SimKernel {
     tw.v6only = s.v6only
     tw.device = s.device
     tw.connectBind = s.connectBind
+    tw.v4RcvAny = s.v4RcvAny
     tw.laddr = s.laddr
     tw.raddr = s.raddr
     tw.rport = s.rport

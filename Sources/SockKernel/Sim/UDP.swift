@@ -119,19 +119,19 @@ extension SimKernel {
       guard ep.addr.isV4 else { return .refused(.fail(.EAFNOSUPPORT, "an IPv4 socket cannot use an IPv6 address", remedy: .ipv6Socket)) }
     } else {
       if ep.addr.isV4 { dst.addr = ep.addr.asV6 }
+      dst.addr = localDestination(s, dst.addr)
       if dst.addr.isV4Mapped && s.v6only {
         return .refused(
           .fail(ep.addr.isV4 && !sending ? .EAFNOSUPPORT : .ENETUNREACH, "a v6only socket cannot reach an IPv4 (v4-mapped) address"))
       }
-      if !s.laddr.isAny && !s.laddr.isV4Mapped && dst.addr.isV4Mapped {
+      if s.addrLock && !s.laddr.isAny && !s.laddr.isV4Mapped && dst.addr.isV4Mapped {
         return .refused(.fail(.ENETUNREACH, "a socket bound to the IPv6 address \(s.laddr) cannot reach an IPv4 (v4-mapped) address"))
       }
       if s.laddr.isV4Mapped && !dst.addr.isV4Mapped {
         return .refused(.fail(.EAFNOSUPPORT, "a socket bound to the v4-mapped address \(s.laddr) cannot reach an IPv6 address"))
       }
     }
-    if dst.addr.isAny { dst.addr = dst.addr == .any6 ? .loopback6 : .loopback4 }
-    if dst.addr.isV4Mapped && dst.addr.effectiveV4 == 0 { dst.addr = IPAddress.loopback4.asV6 }
+    if !s.isV6 { dst.addr = localDestination(s, dst.addr) }
     return .to(dst)
   }
 
@@ -158,6 +158,11 @@ extension SimKernel {
       return .fail(.EPIPE, "the TCP socket is not connected")
     }
     if let e = udpAutobind(s) { return e }
+    if let e = s.pendingError {
+      // An ICMP error (port unreachable) is reported by the next call, a send included.
+      s.pendingError = nil
+      return .fail(e, "an earlier datagram was refused: nothing listens on \(s.remote.map { "\($0)" } ?? "the destination")")
+    }
     if s.wrShut { return .fail(.EPIPE, "the socket was shut down for writing") }
     let dst: Endpoint
     switch udpDestination(s, ep, sending: true) {
