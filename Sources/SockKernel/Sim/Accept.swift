@@ -81,6 +81,12 @@ extension SimKernel {
       s.raddr = nil  // never connected: getpeername() has nothing to say
       s.rport = 0
       s.connectRefused = true
+      if !s.nonblock {
+        // The blocking connect() reports the reset at once, and
+        // __inet_stream_connect's tcp_disconnect clears sk_shutdown.
+        s.rdShut = false
+        s.wrShut = false
+      }
       if s.nonblock {
         // The reset arrives after connect() returned; the next connect() reports it.
         s.connecting = true

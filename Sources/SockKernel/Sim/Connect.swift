@@ -17,6 +17,7 @@ extension SimKernel {
       return .fail(.EISCONN, "the socket was connected\(s.state == .ESTABLISHED ? "" : " (its connection has ended since)"); a socket connects once")
     }
     if !s.isTCP { return udpConnect(s, ep) }
+    if s.listenerShutDown { return .fail(.EINVAL, "the socket was a listener shut down for reading; it cannot connect") }
     let r = tcpConnect(s, ep)
     if r.errno == nil { s.ssConnected = true }
     return r
@@ -41,6 +42,8 @@ extension SimKernel {
         s.connecting = false
         let e = s.pendingError ?? .ECONNABORTED
         s.pendingError = nil
+        s.rdShut = false  // tcp_disconnect clears sk_shutdown
+        s.wrShut = false
         return .fail(e, e == .ECONNREFUSED ? "the earlier non-blocking connect() was refused: nothing listens there" : nil)
       }
     }
@@ -70,7 +73,7 @@ extension SimKernel {
       return .fail(.ENETUNREACH, "there is no route to \(dst.addr): this namespace has only loopback\(addedAddrs.isEmpty ? "" : " and the added addresses")")
     }
     if s.isV6 && dst.addr.isV4Mapped { src = src.asV6 }
-    let hadAddr = !s.laddr.isAny
+    let hadAddr = !s.laddrIsWildcard
     if hadAddr { src = s.laddr }
     let port: Int
     var recycled: SimSock?

@@ -19,6 +19,11 @@ extension SimKernel {
       s.pendingError = nil
       return .fail(e, "the peer reset the connection")
     }
+    if s.state == .SYN_SENT && !s.wrShut {
+      // sk_stream_wait_connect: a send waits for the handshake to finish.
+      if !s.nonblock { advance(to: nowMs + config.timeoutMs) }
+      return .fail(.EAGAIN, "the connection is still being set up (SYN_SENT)")
+    }
     guard s.state == .ESTABLISHED || s.state == .CLOSE_WAIT, !s.wrShut else {
       return .fail(.EPIPE, s.wrShut ? "the socket was shut down for writing" : "the socket is not connected")
     }
@@ -64,7 +69,7 @@ extension SimKernel {
       return .fail(e, "the peer reset the connection")
     }
     if s.rdShut { return eof }
-    if (s.state == .CLOSED && s.raddr == nil) || s.state == .SYN_SENT && s.peer == nil {
+    if s.state == .CLOSED && s.raddr == nil {
       return .fail(.ENOTCONN, "the socket is not connected")
     }
     if s.state == .CLOSED { return eof }

@@ -93,6 +93,7 @@ public final class SimKernel: KernelBackend {
 
   func newSock(_ kind: SocketKind, uid: UInt32) -> SimSock {
     let s = SimSock(id: nextID, kind: kind, uid: uid)
+    s.dualRule = rule(.connectSourceV4Wildcard)
     nextID += 1
     socks.append(s)
     live[s.id] = s

@@ -39,6 +39,9 @@ public enum SimRule: String, CaseIterable, Sendable, CustomStringConvertible {
   /// A connect() whose source endpoint is its destination connects the
   /// socket to itself (simultaneous open), even with a listener there.
   case selfConnect = "self-connect"
+  /// An IPv6 socket whose address came from connect() keeps a wildcard
+  /// IPv4 rcv_saddr: an IPv4 wildcard bind of its port collides with it.
+  case connectSourceV4Wildcard = "connect-source-v4-wildcard"
 
   public var description: String { rawValue }
 
@@ -60,6 +63,8 @@ public enum SimRule: String, CaseIterable, Sendable, CustomStringConvertible {
     case .udpReuseaddrShares: return "net/ipv4/udp.c:udp_lib_lport_inuse (sk->sk_reuse && sk2->sk_reuse)"
     case .udpReuseportSpread: return "net/core/sock_reuseport.c:reuseport_select_sock_by_hash, net/ipv4/udp.c:lookup_reuseport"
     case .releaseRestoresBucket: return "net/ipv4/inet_hashtables.c:__inet_put_port (inet_bind_bucket and bind2 state update)"
+    case .connectSourceV4Wildcard:
+      return "net/ipv4/inet_hashtables.c:inet_bhash2_update_saddr (IPv6: sk_v6_rcv_saddr only), inet_connection_sock.c:ipv4_rcv_saddr_equal"
     case .selfConnect: return "net/ipv4/tcp_input.c:tcp_rcv_synsent_state_process (a SYN in SYN_SENT: simultaneous open)"
     }
   }

@@ -57,6 +57,8 @@ final class SimSock {
   /// The IPv6 address came from connect() (tcp_v6_connect), leaving the
   /// IPv4 rcv_saddr a wildcard (AddrClass.v6specDual).
   var v4RcvAny = false
+  /// SimRule.connectSourceV4Wildcard is in force (set by the kernel at creation).
+  var dualRule = true
   /// icsk_af_ops is ipv6_mapped: a v4-mapped connect() reached the SYN.
   var mappedOps = false
 
@@ -82,6 +84,7 @@ final class SimSock {
   var pendingError: Errno?
   var connecting = false  // SS_CONNECTING after a non-blocking connect
   var ssConnected = false  // SS_CONNECTED: a connect() or accept() succeeded
+  var listenerShutDown = false  // shutdown(RD) stopped it listening: connect() is EINVAL
   var connectRefused = false  // a connect() was answered with a reset: listen() is EINVAL since
   var finAckDueMs: Int64?
   var timestamps = false
@@ -105,11 +108,13 @@ final class SimSock {
   var isV6: Bool { kind.family == .inet6 }
   var isTCP: Bool { kind.transport == .tcp }
   var isListening: Bool { state == .LISTEN }
+  /// No address of its own yet: `0.0.0.0`, `::`, or `::ffff:0.0.0.0`.
+  var laddrIsWildcard: Bool { laddr.isAny || (laddr.isV4Mapped && laddr.effectiveV4 == 0) }
 
   var addrClass: AddrClass {
     if let a = laddr.effectiveV4 { return a == 0 ? .v4any : .v4spec(a) }
     if laddr == .any6 { return v6only ? .v6anyOnly : .v6anyDual }
-    return v4RcvAny && !v6only ? .v6specDual(laddr) : .v6spec(laddr)
+    return v4RcvAny && !v6only && dualRule ? .v6specDual(laddr) : .v6spec(laddr)
   }
 
   /// What getsockname() shows: the address and inet_sport, which keeps its

@@ -49,7 +49,19 @@ extension SimKernel {
     switch s.state {
     case .LISTEN:
       if how == .wr { return .ok }
-      closeListener(s)
+      // tcp_disconnect of a listener (inet_csk_listen_stop): it stops
+      // listening but keeps its port; listen() works again, bind() is
+      // EINVAL, and so is connect() (observed on 6.18).
+      closeListener(s, keepPort: true)
+      s.listenerShutDown = true
+      return .ok
+    case .SYN_SENT:
+      // inet_shutdown disconnects a connecting socket, whatever `how`:
+      // CLOSED again, an autobound port released, sk_shutdown cleared.
+      s.connecting = false
+      tcpDone(s)
+      s.raddr = nil
+      s.rport = 0
       return .ok
     default: break
     }
@@ -145,7 +157,7 @@ extension SimKernel {
     }
   }
 
-  func closeListener(_ s: SimSock) {
+  func closeListener(_ s: SimSock, keepPort: Bool = false) {
     for c in s.queue {
       // Unaccepted connections are reset.
       if let p = c.peer { resetByPeer(p) }
@@ -157,7 +169,11 @@ extension SimKernel {
       dropLive(c)
     }
     s.queue = []
-    tcpDone(s)
+    if keepPort {
+      s.state = .CLOSED
+    } else {
+      tcpDone(s)
+    }
   }
 
   public func close(_ id: SockID) -> CallResult {

@@ -125,7 +125,9 @@ extension SimKernel {
           .fail(ep.addr.isV4 && !sending ? .EAFNOSUPPORT : .ENETUNREACH, "a v6only socket cannot reach an IPv4 (v4-mapped) address"))
       }
       if s.addrLock && !s.laddr.isAny && !s.laddr.isV4Mapped && dst.addr.isV4Mapped {
-        return .refused(.fail(.ENETUNREACH, "a socket bound to the IPv6 address \(s.laddr) cannot reach an IPv4 (v4-mapped) address"))
+        // An IPv4 sockaddr goes to __ip4_datagram_connect, which refuses the family; a v4-mapped one finds no route.
+        let e: Errno = ep.addr.isV4 && !sending ? .EAFNOSUPPORT : .ENETUNREACH
+        return .refused(.fail(e, "a socket bound to the IPv6 address \(s.laddr) cannot reach an IPv4 (v4-mapped) address"))
       }
       if s.laddr.isV4Mapped && !dst.addr.isV4Mapped {
         return .refused(.fail(.EAFNOSUPPORT, "a socket bound to the v4-mapped address \(s.laddr) cannot reach an IPv6 address"))
@@ -144,7 +146,10 @@ extension SimKernel {
     }
     guard var src = routeSource(dst.addr) else { return .fail(.ENETUNREACH, "there is no route to \(dst.addr)") }
     if s.isV6 && dst.addr.isV4Mapped { src = src.asV6 }
-    if s.laddr.isAny { udp.rehash(s, to: src) }
+    if s.laddrIsWildcard {
+      s.v4RcvAny = s.isV6 && !src.isV4Mapped
+      udp.rehash(s, to: src)
+    }
     s.raddr = dst.addr
     s.rport = Int(dst.port)
     s.state = .ESTABLISHED
@@ -170,7 +175,7 @@ extension SimKernel {
     case .refused(let e): return e
     }
     guard let src0 = routeSource(dst.addr) else { return .fail(.ENETUNREACH, "there is no route to \(dst.addr)") }
-    let src = Endpoint(s.laddr.isAny ? (s.isV6 && dst.addr.isV4Mapped ? src0.asV6 : src0) : s.laddr, UInt16(s.lport))
+    let src = Endpoint(s.laddrIsWildcard ? (s.isV6 && dst.addr.isV4Mapped ? src0.asV6 : src0) : s.laddr, UInt16(s.lport))
     if let r = udpReceiver(dst, from: src) {
       r.datagrams.append((src, data))
     } else if s.raddr != nil && s.remote == dst {
