@@ -117,7 +117,7 @@ public final class Interpreter {
     e.pass = accepts(s.result, r.errno)
     e.local = r.local
     e.remote = r.remote
-    e.why = r.errno == nil ? nil : Interpreter.explain(r)
+    e.why = Interpreter.explain(r)
     if wantsTime { e.timeMs = backend.nowMs }
     slot?.result = r.errno
     try finish(e)

@@ -56,10 +56,13 @@ extension SimKernel {
     let src = Endpoint(s.laddr, UInt16(s.lport))
     if s.laddr.asV6 == dst.addr.asV6 && s.lport == Int(dst.port) && rule(.selfConnect) {
       if s.wrShut {
-        // shutdown(SHUT_WR) came first: the crossing SYN is refused (observed on 6.18).
-        tcpDone(s)
+        // shutdown(SHUT_WR) came first: the crossing SYN is refused, and the
+        // socket keeps the port (observed on 6.18: listen() is EINVAL since).
+        // It stays in the established hash: its 4-tuple is not free again.
+        s.state = .CLOSED
         s.raddr = nil
         s.rport = 0
+        s.connectRefused = true
         return .fail(.ECONNABORTED, "the socket would connect to itself, but it was shut down for writing first")
       }
       // The SYN comes back to the socket that sent it: __inet_lookup finds
@@ -70,6 +73,7 @@ extension SimKernel {
       s.peer = s
       s.timestamps = tcpTimestamps != 0
       var r = CallResult(local: s.local, remote: s.remote)
+      r.why = "the source endpoint is the destination: the SYN came back to this socket, which is now connected to itself (a simultaneous open)."
       if s.nonblock {
         s.connecting = true
         r.errno = .EINPROGRESS
@@ -81,6 +85,13 @@ extension SimKernel {
       s.raddr = nil  // never connected: getpeername() has nothing to say
       s.rport = 0
       s.connectRefused = true
+      // tcp_disconnect (run by __inet_stream_connect on the reset) gives
+      // back an address that connect() chose (no SOCK_BINDADDR_LOCK).
+      if !s.addrLock && !s.laddrIsWildcard {
+        let any: IPAddress = s.isV6 ? .any6 : .any4
+        if s.boundPort != nil { tcp.rehash(s, to: any) } else { s.laddr = any }
+        s.v4RcvAny = false
+      }
       if !s.nonblock {
         // The blocking connect() reports the reset at once, and
         // __inet_stream_connect's tcp_disconnect clears sk_shutdown.

@@ -57,6 +57,11 @@ extension SimKernel {
     if s.isV6 && ep.addr.isV4Mapped && s.v6only {
       return .fail(.EINVAL, "a v6only socket cannot bind a v4-mapped address")
     }
+    if s.isV6 && ep.addr.isV4Mapped && s.addrLock && !s.laddr.isAny && !s.laddr.isV4Mapped {
+      // Bound to an IPv6 address before (its port released by a failed
+      // connect()): a v4-mapped address is EINVAL (observed on 6.18).
+      return .fail(.EINVAL, "the socket keeps its IPv6 address \(s.laddr) and cannot bind a v4-mapped one")
+    }
     let nonlocalOK = s.freebind || (nonlocalBind != 0 && ep.addr.effectiveV4 != nil)
     if !ep.addr.isAny && !(ep.addr.isV4Mapped && ep.addr.effectiveV4 == 0) && !isLocal(ep.addr) && !nonlocalOK && !ep.addr.isMulticastOrBroadcast {
       return .fail(.EADDRNOTAVAIL, "\(ep.addr) is not an address of this host", remedy: .addLocalAddress(ep.addr))
@@ -81,6 +86,7 @@ extension SimKernel {
     if !s.isTCP { s.state = .CLOSED }
     var r = CallResult.ok
     r.local = Endpoint(s.laddr, UInt16(s.lport))
+    if s.lport != 0 { r.why = sharedWhy(s) }
     return r
   }
 }

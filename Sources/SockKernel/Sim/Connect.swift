@@ -108,6 +108,7 @@ extension SimKernel {
       tcp.add(s, tb, newTb2Fields: (-1, -1))
       s.connectBind = true
     }
+    let takeover = recycled.map { takeoverWhy($0, explicitPort: s.portLock || s.lport != 0 && !s.connectBind) }
     if let tw = recycled { killTW(tw) }
     s.laddr = src
     s.raddr = dst.addr
@@ -122,7 +123,9 @@ extension SimKernel {
       return synLost(s, "the socket still uses the IPv4 (v4-mapped) operations of an earlier connect(), so its SYN to \(dst) is lost")
     }
     if s.isV6 && dst.addr.isV4Mapped { s.mappedOps = true }
-    return deliverSYN(s, dst)
+    var r = deliverSYN(s, dst)
+    if let t = takeover, r.why == nil { r.why = t.prefix(1).uppercased() + t.dropFirst() }
+    return r
   }
   func hashEstablished(_ s: SimSock) {
     guard let r = s.raddr else { return }

@@ -115,10 +115,8 @@ extension SimKernel {
     if twReuse == 0 { return "net.ipv4.tcp_tw_reuse is 0, so TIME_WAIT entries are not reused." }
     if twReuse == 2 && !(tw.laddr.isLoopback || (tw.raddr?.isLoopback ?? false)) { return "net.ipv4.tcp_tw_reuse is 2 (loopback only) and this entry is not loopback." }
     let age = nowMs - tw.twEntryMs
-    var who = name(tw)
-    who = who.prefix(1).uppercased() + who.dropFirst()
     let tuple = [tw.local, tw.remote].compactMap { $0.map { "\($0)" } }.joined(separator: " -> ")
-    return "\(who) (\(tuple)) is \(formatMs(age)) old; tcp_tw_reuse_delay is \(twReuseDelayMs) ms."
+    return "The entry (\(name(tw)), \(tuple)) is \(formatMs(age)) old; tcp_tw_reuse_delay is \(twReuseDelayMs) ms."
   }
 
   func formatMs(_ ms: Int64) -> String {
@@ -138,5 +136,37 @@ extension SimKernel {
     if let l = s.local { d += " on \(l)" }
     if let r = s.remote, s.isTW || s.state != .LISTEN { d += " -> \(r)" }
     return d + ")"
+  }
+
+  // MARK: surprising successes
+
+  /// A bind() that succeeded although others hold the port: with whom it
+  /// shares, and which rule allowed it.
+  func sharedWhy(_ s: SimSock) -> String? {
+    guard let tb = table(for: s).bucket(s.lport), let cls = s.boundClass else { return nil }
+    let others = tb.owners.filter { o in
+      o !== s && (o.boundClass.map { cls.overlaps($0) } ?? false) && devicesCompatible(s, o)
+    }
+    guard let o = others.first else { return nil }
+    let rp = s.reuseport && o.reuseport && (o.isTW || s.uid == o.uid)
+    let rule: String
+    if rp {
+      rule = o.isTW ? "both set SO_REUSEPORT (a TIME_WAIT entry's owner does not matter)" : "both set SO_REUSEPORT with the same owner"
+    } else if s.reuse && o.reuse {
+      rule = s.isTCP ? "both set SO_REUSEADDR and \(o.isTW ? "the other is a TIME_WAIT entry" : "neither listens")" : "both set SO_REUSEADDR"
+    } else {
+      return nil
+    }
+    let more = others.count > 1 ? " and \(others.count - 1) more" : ""
+    return "\(Endpoint(s.laddr, UInt16(s.lport))) is shared with \(describe(o))\(more): \(rule)."
+  }
+
+  /// A connect() that took over a TIME_WAIT entry of its 4-tuple.
+  func takeoverWhy(_ tw: SimSock, explicitPort: Bool) -> String {
+    let tuple = [tw.local, tw.remote].compactMap { $0.map { "\($0)" } }.joined(separator: " -> ")
+    if explicitPort {
+      return "took over \(name(tw)) (\(tuple)): the port was bound explicitly, and with TCP timestamps that is allowed whatever tcp_tw_reuse says."
+    }
+    return "took over \(name(tw)) (\(tuple)): tcp_tw_reuse is \(twReuse) and the entry is \(formatMs(nowMs - tw.twEntryMs)) old (over tcp_tw_reuse_delay, \(twReuseDelayMs) ms), with TCP timestamps."
   }
 }

@@ -159,20 +159,20 @@ extension SimKernel {
   public func sendto(_ id: SockID, _ ep: Endpoint, _ data: [UInt8]) -> CallResult {
     guard let s = sock(id) else { return badf() }
     if s.isTCP {
-      if s.state == .ESTABLISHED || s.state == .CLOSE_WAIT { return send(id, data) }
-      return .fail(.EPIPE, "the TCP socket is not connected")
+      // tcp_sendmsg ignores the address: sendto() is send().
+      return send(id, data)
     }
     if let e = udpAutobind(s) { return e }
-    if let e = s.pendingError {
-      // An ICMP error (port unreachable) is reported by the next call, a send included.
-      s.pendingError = nil
-      return .fail(e, "an earlier datagram was refused: nothing listens on \(s.remote.map { "\($0)" } ?? "the destination")")
-    }
     if s.wrShut { return .fail(.EPIPE, "the socket was shut down for writing") }
     let dst: Endpoint
     switch udpDestination(s, ep, sending: true) {
     case .to(let d): dst = d
     case .refused(let e): return e
+    }
+    if let e = s.pendingError {
+      // An ICMP error (port unreachable) is reported by the next send to a valid address.
+      s.pendingError = nil
+      return .fail(e, "an earlier datagram was refused: nothing listens on \(s.remote.map { "\($0)" } ?? "the destination")")
     }
     guard let src0 = routeSource(dst.addr) else { return .fail(.ENETUNREACH, "there is no route to \(dst.addr)") }
     let src = Endpoint(s.laddrIsWildcard ? (s.isV6 && dst.addr.isV4Mapped ? src0.asV6 : src0) : s.laddr, UInt16(s.lport))

@@ -27,7 +27,11 @@ public final class Fuzzer {
     public var timeLimitMs: Int64?
     /// Programs handed to `runReal` at once.
     public var batch: Int
-    public var config: SimKernel.Config { SimKernel.Config(seed: seed, timeoutMs: timeoutMs) }
+    /// Simulator rules switched off (to show that the tester finds them).
+    public var disabledRules: Set<SimRule> = []
+    /// Signatures of disagreements already known (listed, not counted as new).
+    public var known: Set<String> = []
+    public var config: SimKernel.Config { SimKernel.Config(seed: seed, timeoutMs: timeoutMs, disabledRules: disabledRules) }
     public init(seed: UInt64, count: Int, timeoutMs: Int64, timeLimitMs: Int64?, batch: Int) {
       self.seed = seed
       self.count = count
@@ -47,6 +51,8 @@ public final class Fuzzer {
   public private(set) var ran = 0
   public private(set) var agreed = 0
   public private(set) var disagreed = 0
+  /// Disagreements whose signature is in `options.known`.
+  public private(set) var knownDisagreements = 0
   /// Programs the real kernel answered differently on two runs (its own
   /// random choices): not counted as agreeing or disagreeing.
   public private(set) var unstable = 0
@@ -101,6 +107,7 @@ public final class Fuzzer {
         disagreed += 1
         let sig = Self.signature(sim, real, at)
         signatures[sig, default: 0] += 1
+        if options.known.contains(sig) { knownDisagreements += 1 }
         guard signatures[sig] == 1 else { continue }
         let f = shrink(index: i, programs[k])
         findings.append(f)
