@@ -46,7 +46,7 @@ struct Fuzz: ParsableCommand {
   @Option(help: "How long a blocking call waits, on both backends.")
   var timeout: String = "100ms"
 
-  @Option(help: "A file of known disagreements (one signature a line, '#' comments): reported, but only others make the exit code 1.")
+  @Option(help: "A file of programs known to disagree ('SEED:INDEX' a line, '#' comments): reported, but only others make the exit code 1.")
   var known: String?
 
   @OptionGroup var rules: SimRules
@@ -76,7 +76,8 @@ struct Fuzz: ParsableCommand {
           err.write("sockscript: cannot read '\(path)': \(errnoText())\n")
           throw ExitCode(Exit.badInput)
         }
-        options.known = Set(text.split(separator: "\n").map { String($0).trimmed }.filter { !$0.isEmpty && !$0.hasPrefix("#") })
+        options.known = Set(
+          text.split(separator: "\n").map { String($0.prefix { $0 != "#" }).trimmed }.filter { !$0.isEmpty })
       }
       let fuzzer = Fuzzer(options: options, runReal: runner.run, clockMs: monotonicMs, interrupted: isInterrupted)
       var wrote = false
@@ -98,7 +99,11 @@ struct Fuzz: ParsableCommand {
         throw ExitCode(Exit.backendUnavailable)
       }
       for (sig, n) in fuzzer.signatures.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) {
-        stdout.write("  \(n) program\(n == 1 ? "" : "s"): \(sig)\(options.known.contains(sig) ? "  (known)" : "")\n")
+        stdout.write("  \(n) program\(n == 1 ? "" : "s"): \(sig)\n")
+      }
+      for d in fuzzer.disagreements {
+        let tag = options.known.contains("\(seed):\(d.index)") ? "known" : "new"
+        stdout.write("  \(tag) \(seed):\(d.index)  \(d.signature)\n")
       }
       let pct = fuzzer.ran == 0 ? 100.0 : Double(fuzzer.agreed) * 100 / Double(max(1, fuzzer.ran - fuzzer.unstable - fuzzer.failedToRun))
       stdout.write(

@@ -63,6 +63,11 @@ extension SimKernel {
         s.raddr = nil
         s.rport = 0
         s.connectRefused = true
+        if s.nonblock {
+          s.connecting = true
+          s.pendingError = .ECONNABORTED
+          return CallResult(errno: .EINPROGRESS, why: "a non-blocking connect() returns at once; the refusal is reported by the next connect()")
+        }
         return .fail(.ECONNABORTED, "the socket would connect to itself, but it was shut down for writing first")
       }
       // The SYN comes back to the socket that sent it: __inet_lookup finds

@@ -167,6 +167,7 @@ extension SimKernel {
     if explicitPort {
       return "took over \(name(tw)) (\(tuple)): the port was bound explicitly, and with TCP timestamps that is allowed whatever tcp_tw_reuse says."
     }
-    return "took over \(name(tw)) (\(tuple)): tcp_tw_reuse is \(twReuse) and the entry is \(formatMs(nowMs - tw.twEntryMs)) old (over tcp_tw_reuse_delay, \(twReuseDelayMs) ms), with TCP timestamps."
+    return
+      "took over \(name(tw)) (\(tuple)): tcp_tw_reuse is \(twReuse) and the entry is \(formatMs(nowMs - tw.twEntryMs)) old (over tcp_tw_reuse_delay, \(twReuseDelayMs) ms), with TCP timestamps."
   }
 }

@@ -50,9 +50,9 @@ extension SimKernel {
     case .LISTEN:
       if how == .wr { return .ok }
       // tcp_disconnect of a listener (inet_csk_listen_stop): it stops
-      // listening but keeps its port; listen() works again, bind() is
-      // EINVAL, and so is connect() (observed on 6.18).
-      closeListener(s, keepPort: true)
+      // listening and gives back an automatic port; listen() and bind() work
+      // again, connect() is EINVAL (observed on 6.18).
+      closeListener(s)
       s.listenerShutDown = true
       return .ok
     case .SYN_SENT:
@@ -157,7 +157,7 @@ extension SimKernel {
     }
   }
 
-  func closeListener(_ s: SimSock, keepPort: Bool = false) {
+  func closeListener(_ s: SimSock) {
     for c in s.queue {
       // Unaccepted connections are reset.
       if let p = c.peer { resetByPeer(p) }
@@ -169,11 +169,7 @@ extension SimKernel {
       dropLive(c)
     }
     s.queue = []
-    if keepPort {
-      s.state = .CLOSED
-    } else {
-      tcpDone(s)
-    }
+    tcpDone(s)
   }
 
   public func close(_ id: SockID) -> CallResult {

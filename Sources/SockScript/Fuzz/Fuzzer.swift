@@ -29,7 +29,7 @@ public final class Fuzzer {
     public var batch: Int
     /// Simulator rules switched off (to show that the tester finds them).
     public var disabledRules: Set<SimRule> = []
-    /// Signatures of disagreements already known (listed, not counted as new).
+    /// Programs known to disagree, as "SEED:INDEX" (reported, not shrunk, not new).
     public var known: Set<String> = []
     public var config: SimKernel.Config { SimKernel.Config(seed: seed, timeoutMs: timeoutMs, disabledRules: disabledRules) }
     public init(seed: UInt64, count: Int, timeoutMs: Int64, timeLimitMs: Int64?, batch: Int) {
@@ -51,8 +51,10 @@ public final class Fuzzer {
   public private(set) var ran = 0
   public private(set) var agreed = 0
   public private(set) var disagreed = 0
-  /// Disagreements whose signature is in `options.known`.
+  /// Disagreements of programs listed in `options.known`.
   public private(set) var knownDisagreements = 0
+  /// Indices of the programs that disagreed, with their signatures.
+  public private(set) var disagreements: [(index: Int, signature: String)] = []
   /// Programs the real kernel answered differently on two runs (its own
   /// random choices): not counted as agreeing or disagreeing.
   public private(set) var unstable = 0
@@ -106,8 +108,12 @@ public final class Fuzzer {
         }
         disagreed += 1
         let sig = Self.signature(sim, real, at)
+        disagreements.append((i, sig))
+        if options.known.contains("\(options.seed):\(i)") {
+          knownDisagreements += 1
+          continue
+        }
         signatures[sig, default: 0] += 1
-        if options.known.contains(sig) { knownDisagreements += 1 }
         guard signatures[sig] == 1 else { continue }
         let f = shrink(index: i, programs[k])
         findings.append(f)
