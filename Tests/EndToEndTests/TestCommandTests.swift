@@ -89,3 +89,36 @@ final class TestCommandTests: XCTestCase {
     XCTAssertEqual(try sockscript(["test", "--jobs", "0", "examples"]).code, 2)
   }
 }
+
+/// `sockscript fuzz` against the real kernel: with a simulator rule switched
+/// off it must find the gap and write a shrunk scenario that holds on the
+/// real kernel; with the rule on, the same programs agree.
+final class FuzzCommandTests: XCTestCase {
+  func testFindsASwitchedOffRuleAndShrinksIt() throws {
+    try Needs.realBackend()
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sockscript-fuzz-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let r = try sockscript(["fuzz", "--count", "60", "--seed", "9", "--sim-disable", "self-connect", "--out", dir.path])
+    XCTAssertEqual(r.code, 1, r.out + r.err)
+    XCTAssertTrue(r.out.contains("fuzz seed 9: 60 programs run"), r.out)
+    let files = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+    XCTAssertFalse(files.isEmpty, r.out)
+    for f in files {
+      let path = dir.appendingPathComponent(f).path
+      let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("#") }
+      XCTAssertLessThanOrEqual(lines.count, 6, "\(f) is not shrunk")
+      XCTAssertEqual(try sockscript(["run", "--backend", "real", path]).code, 0, "\(f) must hold on the real kernel")
+      XCTAssertEqual(try sockscript(["run", "--sim-disable", "self-connect", path]).code, 1, "\(f) must fail on the broken simulator")
+      XCTAssertEqual(try sockscript(["run", path]).code, 0, "\(f) must hold on the simulator")
+    }
+    let ok = try sockscript(["fuzz", "--count", "60", "--seed", "9", "--out", dir.path + "-none"])
+    XCTAssertEqual(ok.code, 0, ok.out + ok.err)
+    XCTAssertTrue(ok.out.contains("60 agreed"), ok.out)
+  }
+
+  func testUsageErrors() throws {
+    XCTAssertEqual(try sockscript(["fuzz", "--count", "-1"]).code, 2)
+    XCTAssertEqual(try sockscript(["fuzz", "--time-limit", "soon"]).code, 2)
+    XCTAssertEqual(try sockscript(["fuzz", "--known", "/nonexistent"]).code, 2)
+  }
+}

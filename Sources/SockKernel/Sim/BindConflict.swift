@@ -31,7 +31,7 @@ extension SimKernel {
     let cls = sk.addrClass
     return tb.owners.filter { o in
       guard let oc = o.boundClass else { return false }
-      return cls.overlaps(oc) && conflict(sk, o, relax: relax, reuseportOK: reuseportOK)
+      return AddrClass.overlap(cls, v6: sk.isV6, oc, v6Other: o.isV6) && conflict(sk, o, relax: relax, reuseportOK: reuseportOK)
     }
   }
 

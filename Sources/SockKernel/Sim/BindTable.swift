@@ -186,10 +186,12 @@ final class BindTable {
 
   /// Which ports hold an owner that overlaps an owner of class `cls`, one
   /// 64-port word at a time. `exactWords` is `exact[key]`, fetched once per search.
-  func overlapWord(_ cls: AddrClass, _ exactWords: [UInt64]?, _ w: Int) -> UInt64 {
+  /// `v6`: the searching socket is an IPv6 one (v4-mapped), which does not
+  /// see a v6specDual owner as an IPv4 wildcard.
+  func overlapWord(_ cls: AddrClass, _ exactWords: [UInt64]?, _ w: Int, v6: Bool) -> UInt64 {
     switch cls {
     case .v4any:
-      return v4any.set.words[w] | v4spec.set.words[w] | v6dual.set.words[w] | v6specDual.set.words[w]
+      return v4any.set.words[w] | v4spec.set.words[w] | v6dual.set.words[w] | (v6 ? 0 : v6specDual.set.words[w])
     case .v4spec:
       return (exactWords?[w] ?? 0) | v4any.set.words[w] | v6dual.set.words[w]
     case .v6anyDual:

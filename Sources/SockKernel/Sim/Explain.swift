@@ -145,7 +145,7 @@ extension SimKernel {
   func sharedWhy(_ s: SimSock) -> String? {
     guard let tb = table(for: s).bucket(s.lport), let cls = s.boundClass else { return nil }
     let others = tb.owners.filter { o in
-      o !== s && (o.boundClass.map { cls.overlaps($0) } ?? false) && devicesCompatible(s, o)
+      o !== s && (o.boundClass.map { AddrClass.overlap(cls, v6: s.isV6, $0, v6Other: o.isV6) } ?? false) && devicesCompatible(s, o)
     }
     guard let o = others.first else { return nil }
     let rp = s.reuseport && o.reuseport && (o.isTW || s.uid == o.uid)

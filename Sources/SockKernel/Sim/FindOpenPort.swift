@@ -111,7 +111,8 @@ extension SimKernel {
     let cls = sk.addrClass
     let exactWords = t.exact[sk.laddr.asV6]?.words
     let reserved = reservedPorts.words
-    let blocked: (Int) -> UInt64 = { w in t.overlapWord(cls, exactWords, w) | reserved[w] }
+    let v6 = sk.isV6
+    let blocked: (Int) -> UInt64 = { w in t.overlapWord(cls, exactWords, w, v6: v6) | reserved[w] }
     let firstRun = max(0, min((high - 1 - start) / 2 + 1, (remaining + 1) / 2))
     if start < high, let p = PortScan.firstClear(start: start, step: 2, count: firstRun, blocked: blocked) { return p }
     let total = (remaining + 1) / 2

@@ -147,7 +147,9 @@ extension SimKernel {
   /// __inet_check_established: is the 4-tuple free, held by a live socket, or
   /// held by a TIME_WAIT entry that tcp_twsk_unique lets us take over?
   func checkEstablished(_ sk: SimSock, saddr: IPAddress, sport: Int, dst: Endpoint, autobind: Bool) -> Established {
-    guard let other = ehash[FourTuple(saddr, sport, dst.addr, Int(dst.port))], other !== sk else { return .free }
+    guard let other = ehash[FourTuple(saddr, sport, dst.addr, Int(dst.port))] else { return .free }
+    // A socket's own entry is no obstacle, unless a refused self-connect left it behind.
+    if other === sk && !(sk.connectRefused && sk.state == .CLOSED) { return .free }
     guard other.isTW else { return .busy(other) }
     return twUnique(other, autobind: autobind) ? .recycle(other) : .busy(other)
   }

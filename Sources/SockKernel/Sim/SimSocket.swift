@@ -26,6 +26,18 @@ enum AddrClass: Hashable {
   }
 }
 
+extension AddrClass {
+  /// inet_rcv_saddr_equal between two sockets: only an IPv4 socket compares
+  /// a v6specDual owner's IPv4 rcv_saddr; an IPv6 socket compares IPv6 addresses.
+  static func overlap(_ a: AddrClass, v6: Bool, _ b: AddrClass, v6Other: Bool) -> Bool {
+    var a = a
+    var b = b
+    if case .v6specDual(let x) = a, v6Other { a = .v6spec(x) }
+    if case .v6specDual(let x) = b, v6 { b = .v6spec(x) }
+    return a.overlaps(b)
+  }
+}
+
 /// A socket of the simulated kernel: a full socket, or a TIME_WAIT minisocket.
 final class SimSock {
   let id: SockID

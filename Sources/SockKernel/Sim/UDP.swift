@@ -11,7 +11,9 @@ extension SimKernel {
     guard let tb = udp.bucket(port) else { return [] }
     let cls = sk.addrClass
     return tb.owners.filter { o in
-      guard o !== sk, let oc = o.boundClass, cls.overlaps(oc), devicesCompatible(sk, o) else { return false }
+      guard o !== sk, let oc = o.boundClass, AddrClass.overlap(cls, v6: sk.isV6, oc, v6Other: o.isV6), devicesCompatible(sk, o) else {
+        return false
+      }
       if sk.reuse && o.reuse && rule(.udpReuseaddrShares) { return false }
       if sk.reuseport && o.reuseport && sk.uid == o.uid { return false }
       return true
