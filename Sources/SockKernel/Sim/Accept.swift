@@ -85,6 +85,20 @@ extension SimKernel {
       }
       return r
     }
+    // A SYN that lands on a TIME_WAIT entry of its own 4-tuple (the other
+    // side closed first): tcp_timewait_state_process answers TCP_TW_SYN,
+    // the entry is dropped and the listener takes the SYN.
+    var replaced: String?
+    if let tw = ehash[FourTuple(dst.addr, Int(dst.port), src.addr, Int(src.port))], tw.isTW, tw !== s, rule(.synReplacesTimeWait) {
+      replaced = "the SYN reached \(describe(tw)); the entry was dropped and the listener took the SYN"
+      killTW(tw)
+    }
+    var r = deliverSYNToListener(s, dst, src: src)
+    if let why = replaced, r.why == nil { r.why = why.prefix(1).uppercased() + why.dropFirst() + "." }
+    return r
+  }
+
+  func deliverSYNToListener(_ s: SimSock, _ dst: Endpoint, src: Endpoint) -> CallResult {
     guard let l = lookupListener(dst, from: src) else {
       tcpDone(s)
       s.raddr = nil  // never connected: getpeername() has nothing to say

@@ -42,6 +42,8 @@ public enum SimRule: String, CaseIterable, Sendable, CustomStringConvertible {
   /// An IPv6 socket whose address came from connect() keeps a wildcard
   /// IPv4 rcv_saddr: an IPv4 wildcard bind of its port collides with it.
   case connectSourceV4Wildcard = "connect-source-v4-wildcard"
+  /// A SYN for the 4-tuple of a (server-side) TIME_WAIT entry replaces it.
+  case synReplacesTimeWait = "syn-replaces-time-wait"
 
   public var description: String { rawValue }
 
@@ -65,6 +67,7 @@ public enum SimRule: String, CaseIterable, Sendable, CustomStringConvertible {
     case .releaseRestoresBucket: return "net/ipv4/inet_hashtables.c:__inet_put_port (inet_bind_bucket and bind2 state update)"
     case .connectSourceV4Wildcard:
       return "net/ipv4/inet_hashtables.c:inet_bhash2_update_saddr (IPv6: sk_v6_rcv_saddr only), inet_connection_sock.c:ipv4_rcv_saddr_equal"
+    case .synReplacesTimeWait: return "net/ipv4/tcp_minisocks.c:tcp_timewait_state_process (TCP_TW_SYN), tcp_ipv4.c:tcp_v4_rcv"
     case .selfConnect: return "net/ipv4/tcp_input.c:tcp_rcv_synsent_state_process (a SYN in SYN_SENT: simultaneous open)"
     }
   }

@@ -195,20 +195,32 @@ extension SimKernel {
   func udpReceiver(_ dst: Endpoint, from src: Endpoint) -> SimSock? {
     guard let tb = udp.bucket(Int(dst.port)) else { return nil }
     let isV4 = dst.addr.effectiveV4 != nil
-    var best: (SimSock, Int)?
-    for o in tb.owners.sorted(by: { $0.bindSeq > $1.bindSeq }) where o.hasFd {
-      var score = -1
+    // udp4_lib_lookup2 searches the destination address's slot, then the
+    // wildcard's; compute_score: 2 for an IPv4 socket, 1 for a dual-stack
+    // IPv6 one, +8 when connected to the sender, +4 for a bound device; ties
+    // go to the most recently bound.
+    func score(_ o: SimSock, exact: Bool) -> Int {
       if isV4 {
-        if o.laddr.effectiveV4 == dst.addr.effectiveV4 {
-          score = rule(.udpExactAddressFirst) ? 2 : 1
-        } else if o.laddr == .any4 || (o.isV6 && o.laddr == .any6 && !o.v6only) {
-          score = 1
-        }
-      } else if o.isV6 {
-        if o.laddr == dst.addr { score = 2 } else if o.laddr == .any6 { score = 1 }
+        let mine = o.laddr.effectiveV4
+        if exact ? mine != dst.addr.effectiveV4 : !(o.laddr == .any4 || (o.isV6 && o.laddr == .any6 && !o.v6only)) { return -1 }
+        if o.isV6 && o.v6only { return -1 }
+      } else {
+        guard o.isV6 else { return -1 }
+        if exact ? o.laddr != dst.addr : o.laddr != .any6 { return -1 }
       }
-      if let r = o.remote, r != src { score = -1 }
-      if score >= 0 && (best == nil || score > best!.1) { best = (o, score) }
+      if let r = o.remote {
+        if r != src { return -1 }
+      }
+      return (isV4 && !o.isV6 ? 2 : 1) + (o.remote != nil ? 8 : 0) + (o.device != nil ? 4 : 0)
+    }
+    let owners = tb.owners.filter(\.hasFd).sorted { $0.bindSeq > $1.bindSeq }
+    var best: (SimSock, Int)?
+    let passes: [[Bool]] = rule(.udpExactAddressFirst) ? [[true], [false]] : [[true, false]]
+    for pass in passes where best == nil {
+      for o in owners {
+        let sc = pass.map { score(o, exact: $0) }.max()!
+        if sc >= 0 && (best == nil || sc > best!.1) { best = (o, sc) }
+      }
     }
     guard let (first, _) = best else { return nil }
     // reuseport_select_sock by udp_ehashfn; a group with a connected member
