@@ -13,7 +13,7 @@ extension SimKernel {
       if isV4 {
         if l.isV6 {
           if exact { return l.laddr.effectiveV4 == dst.addr.effectiveV4 }
-          return l.laddr == .any6 && !l.v6only
+          return (l.laddr == .any6 || (l.laddr.isV4Mapped && l.laddr.effectiveV4 == 0)) && !l.v6only
         }
         return exact ? l.laddr.effectiveV4 == dst.addr.effectiveV4 : l.laddr == .any4
       }
@@ -58,8 +58,14 @@ extension SimKernel {
       if s.wrShut {
         // shutdown(SHUT_WR) came first: the crossing SYN is refused, and the
         // socket keeps the port (observed on 6.18: listen() is EINVAL since).
-        // It stays in the established hash: its 4-tuple is not free again.
+        // Its port goes back (bind() works again), but it stays in the
+        // established hash: its 4-tuple is not free again (observed on 6.18).
         s.state = .CLOSED
+        if !s.portLock {
+          tcp.remove(s)
+          s.lport = 0
+          s.connectBind = false
+        }
         s.raddr = nil
         s.rport = 0
         s.connectRefused = true

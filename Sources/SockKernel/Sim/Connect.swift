@@ -17,7 +17,6 @@ extension SimKernel {
       return .fail(.EISCONN, "the socket was connected\(s.state == .ESTABLISHED ? "" : " (its connection has ended since)"); a socket connects once")
     }
     if !s.isTCP { return udpConnect(s, ep) }
-    if s.listenerShutDown { return .fail(.EINVAL, "the socket was a listener shut down for reading; it cannot connect") }
     let r = tcpConnect(s, ep)
     if r.errno == nil { s.ssConnected = true }
     return r
@@ -47,6 +46,7 @@ extension SimKernel {
         return .fail(e, e == .ECONNREFUSED ? "the earlier non-blocking connect() was refused: nothing listens there" : nil)
       }
     }
+    if s.listenerShutDown { return .fail(.EINVAL, "the socket was a listener shut down for reading; it cannot connect") }
     if let err = s.pendingError {
       s.pendingError = nil
       if s.raddr != nil { return .fail(err) }

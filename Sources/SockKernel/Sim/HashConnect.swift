@@ -65,7 +65,12 @@ extension SimKernel {
   /// must be free or held by a reusable TIME_WAIT entry.
   func connectPortProbe(_ q: ConnectRequest, _ port: Int) -> ConnectPick? {
     if reservedPorts.contains(port) { return nil }
-    guard let tb = tcp.bucket(port) else { return ConnectPick(port: port, recycle: nil) }
+    guard let tb = tcp.bucket(port) else {
+      // No bucket: nothing holds the port, but inet_ehash_insert still finds
+      // a 4-tuple left in the established hash (a refused self-connect's).
+      if case .busy = checkEstablished(q.sk, saddr: q.saddr, sport: port, dst: q.dst, autobind: true) { return nil }
+      return ConnectPick(port: port, recycle: nil)
+    }
     if (tb.fastreuse >= 0 || tb.fastreuseport >= 0) && rule(.bindMarksPort) { return nil }
     switch checkEstablished(q.sk, saddr: q.saddr, sport: port, dst: q.dst, autobind: true) {
     case .free: return ConnectPick(port: port, recycle: nil)

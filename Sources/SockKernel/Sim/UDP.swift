@@ -165,12 +165,12 @@ extension SimKernel {
       return send(id, data)
     }
     if let e = udpAutobind(s) { return e }
-    if s.wrShut { return .fail(.EPIPE, "the socket was shut down for writing") }
     let dst: Endpoint
     switch udpDestination(s, ep, sending: true) {
     case .to(let d): dst = d
     case .refused(let e): return e
     }
+    if s.wrShut { return .fail(.EPIPE, "the socket was shut down for writing") }
     if let e = s.pendingError {
       // An ICMP error (port unreachable) is reported by the next send to a valid address.
       s.pendingError = nil
