@@ -170,12 +170,12 @@ extension SimKernel {
     case .to(let d): dst = d
     case .refused(let e): return e
     }
-    if s.wrShut { return .fail(.EPIPE, "the socket was shut down for writing") }
     if let e = s.pendingError {
       // An ICMP error (port unreachable) is reported by the next send to a valid address.
       s.pendingError = nil
       return .fail(e, "an earlier datagram was refused: nothing listens on \(s.remote.map { "\($0)" } ?? "the destination")")
     }
+    if s.wrShut { return .fail(.EPIPE, "the socket was shut down for writing") }
     guard let src0 = routeSource(dst.addr) else { return .fail(.ENETUNREACH, "there is no route to \(dst.addr)") }
     let src = Endpoint(s.laddrIsWildcard ? (s.isV6 && dst.addr.isV4Mapped ? src0.asV6 : src0) : s.laddr, UInt16(s.lport))
     if let r = udpReceiver(dst, from: src) {

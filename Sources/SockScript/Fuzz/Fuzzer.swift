@@ -156,7 +156,7 @@ public final class Fuzzer {
     var out = "# Found by `sockscript fuzz --seed \(options.seed)` (program \(index)), shrunk.\n"
     if at < sim.steps.count && at < real.steps.count {
       let s = sim.steps[at]
-      out += "# Line \(s.line) (`\(s.text)`): the simulator said \(s.result ?? "-"), \(real.kernel) said \(real.steps[at].result ?? "-").\n"
+      out += "# At `\(s.text)` the simulator said \(s.result ?? "-"), \(real.kernel) said \(real.steps[at].result ?? "-").\n"
     } else {
       out += "# The runs end differently (simulator exit \(sim.exit), \(real.kernel) exit \(real.exit)).\n"
     }

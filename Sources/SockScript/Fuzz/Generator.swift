@@ -42,11 +42,8 @@ public struct ScenarioGenerator: Sendable {
     var accepted = 0
     func kind() -> (String, Bool, Bool) {
       if udp { return chance(3) ? ("udp6", false, true) : ("udp", false, false) }
-      switch rng.below(10) {
-      case 0...5: return ("tcp", true, false)
-      case 6...8: return ("tcp6", true, true)
-      default: return ("udp", false, false)
-      }
+      // No UDP in a two-port program: UDP's bind(0) starts at a random port.
+      return rng.below(3) == 0 ? ("tcp6", true, true) : ("tcp", true, false)
     }
     func addr(_ s: Sock) -> String {
       // Now and then the other family, for the family checks.
@@ -66,7 +63,7 @@ public struct ScenarioGenerator: Sendable {
       let s = pick(socks)
       switch rng.below(100) {
       case 0..<8:
-        if socks.count < 5 { newSocket() } else { lines.append("socket \(s.name) \(pick(["tcp", "tcp6", "udp", "udp6"]))") }
+        if socks.count < 5 { newSocket() } else { lines.append("socket \(s.name) \(kind().0)") }
       case 8..<22:
         var opts = ["reuseaddr", "reuseaddr", "reuseport", "nonblock", "linger 0", "bind_address_no_port", "freebind"]
         if s.v6 { opts.append("v6only") }
