@@ -42,6 +42,15 @@ extension SimKernel {
     return nil
   }
 
+  /// A connect() refused with `e`. A non-blocking one has returned by the
+  /// time the answer arrives: EINPROGRESS, and the next connect() reports `e`.
+  func refuse(_ s: SimSock, _ e: Errno, _ why: String, later: String) -> CallResult {
+    guard s.nonblock else { return .fail(e, why) }
+    s.connecting = true
+    s.pendingError = e
+    return CallResult(errno: .EINPROGRESS, why: later)
+  }
+
   /// A SYN nobody answers: a blocking connect() waits out its timeout and
   /// returns EINPROGRESS, the socket staying in SYN_SENT.
   func synLost(_ s: SimSock, _ why: String) -> CallResult {
@@ -69,12 +78,9 @@ extension SimKernel {
         s.raddr = nil
         s.rport = 0
         s.connectRefused = true
-        if s.nonblock {
-          s.connecting = true
-          s.pendingError = .ECONNABORTED
-          return CallResult(errno: .EINPROGRESS, why: "a non-blocking connect() returns at once; the refusal is reported by the next connect()")
-        }
-        return .fail(.ECONNABORTED, "the socket would connect to itself, but it was shut down for writing first")
+        return refuse(
+          s, .ECONNABORTED, "the socket would connect to itself, but it was shut down for writing first",
+          later: "a non-blocking connect() returns at once; the refusal is reported by the next connect()")
       }
       // The SYN comes back to the socket that sent it: __inet_lookup finds
       // it in the established hash before any listener, and a SYN in
@@ -117,19 +123,15 @@ extension SimKernel {
         if s.boundPort != nil { tcp.rehash(s, to: any) } else { s.laddr = any }
         s.v4RcvAny = false
       }
-      if !s.nonblock {
-        // The blocking connect() reports the reset at once, and
-        // __inet_stream_connect's tcp_disconnect clears sk_shutdown.
-        s.rdShut = false
-        s.wrShut = false
-      }
-      if s.nonblock {
-        // The reset arrives after connect() returned; the next connect() reports it.
-        s.connecting = true
-        s.pendingError = .ECONNREFUSED
-        return CallResult(errno: .EINPROGRESS, why: "a non-blocking connect() returns at once; the reset from \(dst) is reported by the next connect()")
-      }
-      return .fail(.ECONNREFUSED, "nothing listens on \(dst): the SYN was answered with a reset")
+      // The reset's tcp_done sets sk_shutdown; a blocking connect() reports
+      // it at once and __inet_stream_connect's tcp_disconnect clears it
+      // again, while a non-blocking one leaves it (recv() then reads end of
+      // stream) until the next connect().
+      s.rdShut = s.nonblock
+      s.wrShut = s.nonblock
+      return refuse(
+        s, .ECONNREFUSED, "nothing listens on \(dst): the SYN was answered with a reset",
+        later: "a non-blocking connect() returns at once; the reset from \(dst) is reported by the next connect()")
     }
     if l.queue.count > l.backlog {
       return synLost(s, "the accept queue of \(describe(l)) is full (\(l.queue.count) connections, backlog \(l.backlog)); the SYN was dropped")
