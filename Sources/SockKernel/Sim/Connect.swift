@@ -46,7 +46,6 @@ extension SimKernel {
         return .fail(e, e == .ECONNREFUSED ? "the earlier non-blocking connect() was refused: nothing listens there" : nil)
       }
     }
-    if s.listenerShutDown { return .fail(.EINVAL, "the socket was a listener shut down for reading; it cannot connect") }
     if let err = s.pendingError {
       s.pendingError = nil
       if s.raddr != nil { return .fail(err) }
@@ -66,6 +65,8 @@ extension SimKernel {
     if s.isV6 && s.addrLock && !s.laddr.isAny && !s.laddr.isV4Mapped && dst.addr.isV4Mapped {
       return .fail(.ENETUNREACH, "a socket bound to the IPv6 address \(s.laddr) cannot reach an IPv4 (v4-mapped) address")
     }
+    // After the address checks (seed 11 program 3373: EAFNOSUPPORT first).
+    if s.listenerShutDown { return .fail(.EINVAL, "the socket was a listener shut down for reading; it cannot connect") }
     if dst.addr.isMulticastOrBroadcast {
       return .fail(.ENETUNREACH, "TCP cannot connect to a multicast or broadcast address")
     }
