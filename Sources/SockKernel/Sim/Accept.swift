@@ -53,9 +53,21 @@ extension SimKernel {
 
   /// A SYN nobody answers: a blocking connect() waits out its timeout and
   /// returns EINPROGRESS, the socket staying in SYN_SENT.
-  func synLost(_ s: SimSock, _ why: String) -> CallResult {
+  func synLost(_ s: SimSock, _ why: String, neverArrives: Bool = false) -> CallResult {
+    // The SYN is resent on a timer; a blocking connect() waits out its
+    // timeout (SO_SNDTIMEO) and leaves the socket SS_CONNECTING.
+    s.synDst = s.remote
+    s.synFirstMs = nowMs
+    s.synRetriesDone = 0
+    s.synRetryAtMs = nowMs + 1000
+    s.synNeverArrives = neverArrives
+    s.connecting = true
     if !s.nonblock { advance(to: nowMs + config.timeoutMs) }
-    s.connecting = s.nonblock
+    if s.state == .ESTABLISHED {
+      // A resent SYN found room while connect() waited.
+      s.connecting = false
+      return CallResult(local: s.local, remote: s.remote)
+    }
     return CallResult(
       errno: .EINPROGRESS, why: why + (s.nonblock ? "" : " and connect() gave up after \(formatMs(config.timeoutMs))"), local: s.local,
       remote: s.remote)
@@ -136,6 +148,18 @@ extension SimKernel {
     if l.queue.count > l.backlog {
       return synLost(s, "the accept queue of \(describe(l)) is full (\(l.queue.count) connections, backlog \(l.backlog)); the SYN was dropped")
     }
+    establish(s, with: l, dst: dst, src: src)
+    var r = CallResult(local: s.local, remote: s.remote)
+    if s.nonblock {
+      s.connecting = true
+      r.errno = .EINPROGRESS
+      r.why = "a non-blocking connect() returns at once; on loopback the handshake is already done, so the next connect() returns 0"
+    }
+    return r
+  }
+
+  /// The handshake with listener `l`: a child in its accept queue, both ends ESTABLISHED.
+  func establish(_ s: SimSock, with l: SimSock, dst: Endpoint, src: Endpoint) {
     let c = newSock(l.kind, uid: l.uid)
     c.hasFd = false
     c.reuse = l.reuse
@@ -156,13 +180,44 @@ extension SimKernel {
     c.peer = s
     s.peer = c
     s.state = .ESTABLISHED
-    var r = CallResult(local: s.local, remote: s.remote)
-    if s.nonblock {
-      s.connecting = true
-      r.errno = .EINPROGRESS
-      r.why = "a non-blocking connect() returns at once; on loopback the handshake is already done, so the next connect() returns 0"
+    s.synRetryAtMs = nil
+  }
+
+  /// tcp_syn_retries (6): the SYN is resent 1, 3, 7, 15, 31 and 63 s after
+  /// the first; at 127 s the connect fails with ETIMEDOUT.
+  static let synRetries = 6
+
+  /// The retransmission timer of a SYN nobody answered (tcp_retransmit_timer).
+  func synRetry(_ s: SimSock) {
+    guard s.state == .SYN_SENT, let dst = s.synDst else {
+      s.synRetryAtMs = nil
+      return
     }
-    return r
+    if s.synRetriesDone >= SimKernel.synRetries {
+      // tcp_write_err: the connection times out; the next call reports it.
+      s.synRetryAtMs = nil
+      tcpDone(s)
+      s.raddr = nil
+      s.rport = 0
+      s.pendingError = .ETIMEDOUT
+      s.connecting = true
+      return
+    }
+    s.synRetriesDone += 1
+    s.synRetryAtMs = s.synFirstMs + 1000 * ((1 << Int64(s.synRetriesDone + 1)) - 1)
+    guard rule(.synRetransmit), !s.synNeverArrives else { return }
+    let src = Endpoint(s.laddr, UInt16(s.lport))
+    guard let l = lookupListener(dst, from: src) else {
+      // The listener is gone: the resent SYN meets a reset.
+      s.synRetryAtMs = nil
+      tcpDone(s)
+      s.raddr = nil
+      s.rport = 0
+      s.pendingError = .ECONNREFUSED
+      s.connectRefused = true
+      return
+    }
+    if l.queue.count <= l.backlog { establish(s, with: l, dst: dst, src: src) }
   }
 
   /// tcp_done: the socket is CLOSED and leaves the hashes; an autobound port

@@ -121,7 +121,8 @@ extension SimKernel {
       // the ipv6_mapped operations, and a reset does not switch them back
       // (tcp_v6_connect restores them only when tcp_v4_connect itself
       // fails): this SYN goes out through the IPv4 path and is lost.
-      return synLost(s, "the socket still uses the IPv4 (v4-mapped) operations of an earlier connect(), so its SYN to \(dst) is lost")
+      return synLost(
+        s, "the socket still uses the IPv4 (v4-mapped) operations of an earlier connect(), so its SYN to \(dst) is lost", neverArrives: true)
     }
     if s.isV6 && dst.addr.isV4Mapped { s.mappedOps = true }
     var r = deliverSYN(s, dst)

@@ -134,7 +134,7 @@ public final class SimKernel: KernelBackend {
 
   func advance(to t: Int64) {
     // Timers fire in time order (ties by socket id), so a transcript is deterministic.
-    func due(_ s: SimSock) -> Int64 { s.isTW ? s.twExpireMs : (s.finAckDueMs ?? Int64.max) }
+    func due(_ s: SimSock) -> Int64 { s.isTW ? s.twExpireMs : min(s.finAckDueMs ?? Int64.max, s.synRetryAtMs ?? Int64.max) }
     while true {
       let events = live.values.filter { due($0) <= t }.sorted { (due($0), $0.id) < (due($1), $1.id) }
       if events.isEmpty { break }
@@ -142,7 +142,13 @@ public final class SimKernel: KernelBackend {
         let at = due(s)
         guard at <= t, live[s.id] === s else { continue }
         nowMs = max(nowMs, at)
-        if s.isTW { killTW(s) } else { finAcked(s) }
+        if s.isTW {
+          killTW(s)
+        } else if let f = s.finAckDueMs, f == at {
+          finAcked(s)
+        } else {
+          synRetry(s)
+        }
       }
     }
     nowMs = t

@@ -44,6 +44,9 @@ public enum SimRule: String, CaseIterable, Sendable, CustomStringConvertible {
   case connectSourceV4Wildcard = "connect-source-v4-wildcard"
   /// A SYN for the 4-tuple of a (server-side) TIME_WAIT entry replaces it.
   case synReplacesTimeWait = "syn-replaces-time-wait"
+  /// A SYN dropped at a full accept queue is resent (1 s, then doubling), so
+  /// the connection completes once there is room.
+  case synRetransmit = "syn-retransmit"
 
   public var description: String { rawValue }
 
@@ -68,6 +71,7 @@ public enum SimRule: String, CaseIterable, Sendable, CustomStringConvertible {
     case .connectSourceV4Wildcard:
       return "net/ipv4/inet_hashtables.c:inet_bhash2_update_saddr (IPv6: sk_v6_rcv_saddr only), inet_connection_sock.c:ipv4_rcv_saddr_equal"
     case .synReplacesTimeWait: return "net/ipv4/tcp_minisocks.c:tcp_timewait_state_process (TCP_TW_SYN), tcp_ipv4.c:tcp_v4_rcv"
+    case .synRetransmit: return "net/ipv4/tcp_timer.c:tcp_retransmit_timer (SYN_SENT, tcp_syn_retries)"
     case .selfConnect: return "net/ipv4/tcp_input.c:tcp_rcv_synsent_state_process (a SYN in SYN_SENT: simultaneous open)"
     }
   }

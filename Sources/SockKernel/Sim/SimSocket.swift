@@ -99,6 +99,12 @@ final class SimSock {
   var listenerShutDown = false  // shutdown(RD) stopped it listening: connect() is EINVAL
   var connectRefused = false  // a connect() was answered with a reset: listen() is EINVAL since
   var finAckDueMs: Int64?
+  // A SYN nobody answered, resent on the retransmission timer.
+  var synRetryAtMs: Int64?
+  var synFirstMs: Int64 = 0
+  var synRetriesDone = 0
+  var synDst: Endpoint?
+  var synNeverArrives = false
   var timestamps = false
   var datagrams: [(from: Endpoint, data: [UInt8])] = []
 
