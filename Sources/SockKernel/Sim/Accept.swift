@@ -77,10 +77,23 @@ extension SimKernel {
     let src = Endpoint(s.laddr, UInt16(s.lport))
     if s.laddr.asV6 == dst.addr.asV6 && s.lport == Int(dst.port) && rule(.selfConnect) {
       if s.wrShut {
-        // shutdown(SHUT_WR) came first: the crossing SYN is refused, and the
-        // socket keeps the port (observed on 6.18: listen() is EINVAL since).
-        // Its port goes back (bind() works again), but it stays in the
-        // established hash: its 4-tuple is not free again (observed on 6.18).
+        // shutdown(SHUT_WR) came first: the crossing SYN is refused
+        // (ECONNABORTED), and what is left behind holds the port and the
+        // 4-tuple (a later bind() of that port, listen()'s autobind and a
+        // connect() to the same endpoint all fail) while the socket itself
+        // is disconnected (sk_shutdown cleared) and free to bind another
+        // port (observed on 6.18). The simulator keeps an unnamed entry in
+        // SYN_RECV for it.
+        let ghost = newSock(s.kind, uid: s.uid)
+        ghost.hasFd = false
+        ghost.state = .SYN_RECV
+        ghost.laddr = s.laddr
+        ghost.raddr = s.laddr
+        ghost.rport = s.lport
+        ghost.connectBind = s.connectBind
+        if let tb = tcp.bucket(s.lport) { tcp.add(ghost, tb) }
+        unhashEstablished(s)
+        hashEstablished(ghost)
         s.state = .CLOSED
         if !s.portLock {
           tcp.remove(s)
@@ -89,6 +102,8 @@ extension SimKernel {
         }
         s.raddr = nil
         s.rport = 0
+        s.rdShut = false
+        s.wrShut = false
         s.connectRefused = true
         return refuse(
           s, .ECONNABORTED, "the socket would connect to itself, but it was shut down for writing first",

@@ -17,6 +17,7 @@ extension SimKernel {
       return .fail(.EISCONN, "the socket was connected\(s.state == .ESTABLISHED ? "" : " (its connection has ended since)"); a socket connects once")
     }
     if !s.isTCP { return udpConnect(s, ep) }
+    if s.ssDisconnecting { return .fail(.EINVAL, "shutdown() after a failed connect() left the socket disconnecting (SS_DISCONNECTING)") }
     let r = tcpConnect(s, ep)
     if r.errno == nil { s.ssConnected = true }
     return r

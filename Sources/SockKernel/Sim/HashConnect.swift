@@ -66,8 +66,7 @@ extension SimKernel {
   func connectPortProbe(_ q: ConnectRequest, _ port: Int) -> ConnectPick? {
     if reservedPorts.contains(port) { return nil }
     guard let tb = tcp.bucket(port) else {
-      // No bucket: nothing holds the port, but inet_ehash_insert still finds
-      // a 4-tuple left in the established hash (a refused self-connect's).
+      // No bucket: nothing holds the port, so nothing holds its 4-tuple.
       if case .busy = checkEstablished(q.sk, saddr: q.saddr, sport: port, dst: q.dst, autobind: true) { return nil }
       return ConnectPick(port: port, recycle: nil)
     }
@@ -152,9 +151,7 @@ extension SimKernel {
   /// __inet_check_established: is the 4-tuple free, held by a live socket, or
   /// held by a TIME_WAIT entry that tcp_twsk_unique lets us take over?
   func checkEstablished(_ sk: SimSock, saddr: IPAddress, sport: Int, dst: Endpoint, autobind: Bool) -> Established {
-    guard let other = ehash[FourTuple(saddr, sport, dst.addr, Int(dst.port))] else { return .free }
-    // A socket's own entry is no obstacle, unless a refused self-connect left it behind.
-    if other === sk && !(sk.connectRefused && sk.state == .CLOSED) { return .free }
+    guard let other = ehash[FourTuple(saddr, sport, dst.addr, Int(dst.port))], other !== sk else { return .free }
     guard other.isTW else { return .busy(other) }
     return twUnique(other, autobind: autobind) ? .recycle(other) : .busy(other)
   }

@@ -16,6 +16,7 @@ extension SimKernel {
       s.backlog = bl
       return .ok
     }
+    if s.ssDisconnecting { return .fail(.EINVAL, "shutdown() after a failed connect() left the socket disconnecting (SS_DISCONNECTING)") }
     guard s.state == .CLOSED, !s.connecting, s.raddr == nil else {
       return .fail(.EINVAL, "listen() needs an unconnected socket; this one is \(stateOf(s))")
     }

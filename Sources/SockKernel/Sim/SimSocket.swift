@@ -96,6 +96,7 @@ final class SimSock {
   var pendingError: Errno?
   var connecting = false  // SS_CONNECTING after a non-blocking connect
   var ssConnected = false  // SS_CONNECTED: a connect() or accept() succeeded
+  var ssDisconnecting = false  // sock->state SS_DISCONNECTING: connect() and listen() are EINVAL
   var listenerShutDown = false  // shutdown(RD) stopped it listening: connect() is EINVAL
   var connectRefused = false  // a connect() was answered with a reset: listen() is EINVAL since
   var finAckDueMs: Int64?

@@ -40,6 +40,14 @@ extension SimKernel {
     guard let s = sock(id) else { return badf() }
     // inet_shutdown sets sk_shutdown even where it answers ENOTCONN (an
     // unconnected socket): a later recv() sees end of stream, a send() EPIPE.
+    if s.isTCP && s.state == .CLOSED && s.connecting {
+      // inet_shutdown on an SS_CONNECTING socket whose connect() failed:
+      // sock->state becomes SS_DISCONNECTING, so connect() and listen() are
+      // EINVAL from now on (observed on 6.18).
+      s.connecting = false
+      s.pendingError = nil
+      s.ssDisconnecting = true
+    }
     if !s.isTCP || s.state == .CLOSED {
       if how != .wr { s.rdShut = true }
       if how != .rd { s.wrShut = true }
