@@ -103,7 +103,8 @@ struct Sockscript: ParsableCommand {
       'diff' compares the two. 'test' runs whole folders of scenarios (TAP
       with --format tap); 'run --format md' writes a report for an issue
       tracker and 'export c|python' a standalone program that reproduces the
-      scenario. With no arguments on a terminal, sockscript starts the REPL.
+      scenario; 'fuzz' holds random scenarios against the real kernel and
+      shrinks every disagreement. With no arguments on a terminal, sockscript starts the REPL.
 
       Exit codes: 0 every expectation held (diff: the backends agree),
       1 an expectation failed (diff: they differ), 2 bad input (usage, syntax,
