@@ -29,6 +29,13 @@ extension SimKernel {
         let f = getPort(s, 0)
         s.state = .CLOSED
         if let f = f { return failure(f, for: s, call: "listen()'s automatic bind") }
+      } else {
+        // An explicit port is checked again, as listen() does (seed 12: an
+        // aborted self-connect's entry makes it EADDRINUSE).
+        s.state = .LISTEN
+        let blockers = conflicts(s, port: s.lport, relax: true, reuseportOK: true)
+        s.state = .CLOSED
+        if !blockers.isEmpty { return .fail(.EADDRINUSE, bindWhy(s, blockers, port: s.lport)) }
       }
       return .fail(.EINVAL, "listen() fails on a socket whose connect() was refused (it keeps the port it took)")
     }

@@ -45,8 +45,7 @@ extension SimKernel {
       // sock->state becomes SS_DISCONNECTING, so connect() and listen() are
       // EINVAL from now on (observed on 6.18).
       s.connecting = false
-      s.pendingError = nil
-      s.ssDisconnecting = true
+      s.ssDisconnecting = true  // its pending error stays (a send reports it)
     }
     if !s.isTCP || s.state == .CLOSED {
       if how != .wr { s.rdShut = true }
