@@ -82,15 +82,24 @@ extension SimKernel {
         // 4-tuple (a later bind() of that port, listen()'s autobind and a
         // connect() to the same endpoint all fail) while the socket itself
         // is disconnected (sk_shutdown cleared) and free to bind another
-        // port (observed on 6.18). The simulator keeps an unnamed entry in
-        // SYN_RECV for it.
+        // port (observed on 6.18). It behaves as a TIME_WAIT entry: bind()
+        // and autobind conflict with it, connect()'s search finds it too
+        // young to reuse, and an explicitly bound port takes it over
+        // (timestamps); the simulator keeps an unnamed one.
         let ghost = newSock(s.kind, uid: s.uid)
+        socks[ghost.id] = nil
+        twCount += 1
         ghost.hasFd = false
-        ghost.state = .SYN_RECV
+        ghost.isTW = true
+        ghost.state = .TIME_WAIT
         ghost.laddr = s.laddr
         ghost.raddr = s.laddr
         ghost.rport = s.lport
         ghost.connectBind = s.connectBind
+        ghost.v4RcvAny = s.v4RcvAny
+        ghost.timestamps = tcpTimestamps != 0
+        ghost.twEntryMs = nowMs
+        ghost.twExpireMs = nowMs + SimKernel.timeWaitMs
         if let tb = tcp.bucket(s.lport) { tcp.add(ghost, tb) }
         unhashEstablished(s)
         hashEstablished(ghost)
