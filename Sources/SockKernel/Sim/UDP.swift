@@ -205,7 +205,8 @@ extension SimKernel {
     func score(_ o: SimSock, exact: Bool) -> Int {
       if isV4 {
         let mine = o.laddr.effectiveV4
-        if exact ? mine != dst.addr.effectiveV4 : !(o.laddr == .any4 || (o.isV6 && o.laddr == .any6 && !o.v6only)) { return -1 }
+        let wildcard = o.laddr == .any4 || (o.isV6 && (o.laddr == .any6 || (o.laddr.isV4Mapped && mine == 0)) && !o.v6only)
+        if exact ? (mine != dst.addr.effectiveV4 || mine == 0) : !wildcard { return -1 }
         if o.isV6 && o.v6only { return -1 }
       } else {
         guard o.isV6 else { return -1 }
