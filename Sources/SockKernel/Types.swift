@@ -52,6 +52,12 @@ public enum Sysctl {
     "net.ipv4.tcp_timestamps",
     "net.ipv4.tcp_fin_timeout",
     "net.core.somaxconn",
+    "net.ipv6.bindv6only",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.tcp_abort_on_overflow",
+    "net.ipv4.tcp_syn_retries",
+    "net.ipv4.tcp_syn_linear_timeouts",
+    "net.ipv4.tcp_max_syn_backlog",
   ]
 }
 

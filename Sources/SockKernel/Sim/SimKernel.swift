@@ -35,6 +35,13 @@ public final class SimKernel: KernelBackend {
   var tcpTimestamps = 1
   var finTimeoutS = 60
   var somaxconn = 4096
+  var bindv6only = 0
+  /// Read and checked, without effect on loopback (see docs/kernel-rules.md).
+  var syncookies = 1
+  var abortOnOverflow = 0
+  var maxSynBacklog = 2048  // max(128, established hash size / 128)
+  var synRetries = 6
+  var synLinearTimeouts = 4
   var descriptorLimit: Int?
 
   /// Added addresses (`addr add`) with their prefix lengths.
@@ -111,6 +118,8 @@ public final class SimKernel: KernelBackend {
       return .fail(.EMFILE, "the descriptor limit (ulimit nofile \(descriptorLimit!)) is reached: 3 standard descriptors and \(openDescriptors) sockets are open")
     }
     let s = newSock(kind, uid: uid)
+    // inet6_create: a new IPv6 socket starts v6only when bindv6only is set.
+    if kind.family == .inet6 { s.v6only = bindv6only != 0 }
     var r = CallResult.ok
     r.created = s.id
     return r

@@ -1,27 +1,114 @@
-/// The per-namespace sysctls of the brief: writing one checks its value as
-/// the kernel's proc handler does (`proc_dointvec_minmax`,
-/// `ipv4_local_port_range`, `proc_do_large_bitmap` for the reserved ports),
+/// The per-namespace sysctls of the brief: writing one parses and checks its
+/// value as the kernel's proc handler does (`proc_get_long` under
+/// `proc_dointvec_minmax`, `proc_dou8vec_minmax`, `proc_douintvec_minmax`,
+/// `proc_dointvec_jiffies`; `ipv4_local_port_range`,
+/// `ipv4_privileged_ports`, `proc_do_large_bitmap` for the reserved ports),
 /// and reading one prints it as /proc/sys does.
 extension SimKernel {
+  /// How a proc handler reads a number (kernel/sysctl.c).
+  enum ProcInt {
+    /// `int` (proc_dointvec*): a sign is allowed, "-0" too.
+    case int
+    /// `u8` / `unsigned int` (proc_dou8vec_minmax, proc_douintvec_minmax):
+    /// any "-" is EINVAL.
+    case unsigned
+  }
+
+  /// One integer sysctl: its parser, its bounds, where the value lives.
+  struct IntSysctl {
+    let key: String
+    let kind: ProcInt
+    let range: ClosedRange<Int>
+    let value: ReferenceWritableKeyPath<SimKernel, Int>
+  }
+
+  /// HZ of the kernel modelled (Debian's and this machine's: 250); it bounds
+  /// the seconds a jiffies sysctl takes (INT_MAX / HZ).
+  static let hz = 250
+  static let intMax = Int(Int32.max)
+  static let u8 = 0...255
+
+  /// The integer sysctls, with the bounds measured on Linux 6.18 (see
+  /// Tests/Scenarios/sysctl/values.sock).
+  static let intSysctls: [IntSysctl] = [
+    IntSysctl(key: "net.ipv4.ip_autobind_reuse", kind: .unsigned, range: 0...1, value: \.autobindReuse),
+    IntSysctl(key: "net.ipv4.ip_nonlocal_bind", kind: .unsigned, range: u8, value: \.nonlocalBind),
+    IntSysctl(key: "net.ipv4.tcp_tw_reuse", kind: .unsigned, range: 0...2, value: \.twReuse),
+    // 1 ms .. TCP_PAWS_MSL seconds.
+    IntSysctl(key: "net.ipv4.tcp_tw_reuse_delay", kind: .unsigned, range: 1...60_000, value: \.twReuseDelayMs),
+    IntSysctl(key: "net.ipv4.tcp_max_tw_buckets", kind: .int, range: -intMax - 1...intMax, value: \.maxTwBuckets),
+    IntSysctl(key: "net.ipv4.tcp_timestamps", kind: .unsigned, range: u8, value: \.tcpTimestamps),
+    IntSysctl(key: "net.ipv4.tcp_fin_timeout", kind: .int, range: -(intMax / hz)...(intMax / hz), value: \.finTimeoutS),
+    IntSysctl(key: "net.core.somaxconn", kind: .int, range: 0...intMax, value: \.somaxconn),
+    IntSysctl(key: "net.ipv6.bindv6only", kind: .unsigned, range: u8, value: \.bindv6only),
+    IntSysctl(key: "net.ipv4.tcp_syncookies", kind: .unsigned, range: u8, value: \.syncookies),
+    IntSysctl(key: "net.ipv4.tcp_abort_on_overflow", kind: .unsigned, range: u8, value: \.abortOnOverflow),
+    // MAX_TCP_SYNCNT is 127.
+    IntSysctl(key: "net.ipv4.tcp_syn_retries", kind: .unsigned, range: 1...127, value: \.synRetries),
+    IntSysctl(key: "net.ipv4.tcp_syn_linear_timeouts", kind: .unsigned, range: 0...127, value: \.synLinearTimeouts),
+    IntSysctl(key: "net.ipv4.tcp_max_syn_backlog", kind: .int, range: -intMax - 1...intMax, value: \.maxSynBacklog),
+  ]
+
+  static func intSysctl(_ key: String) -> IntSysctl? { intSysctls.first { $0.key == key } }
+
+  /// Up to `count` numbers as `__do_proc_dointvec` reads them: leading blanks
+  /// skipped, each number in C notation (`0x10`, `017`), separated by blanks;
+  /// what follows the last one wanted is ignored. Nil: EINVAL.
+  static func procInts(_ text: String, count: Int, kind: ProcInt) -> [Int]? {
+    let blank: Set<Character> = [" ", "\t", "\n"]
+    var rest = Substring(text)
+    var out: [Int] = []
+    while out.count < count {
+      rest = rest.drop(while: { blank.contains($0) })
+      if rest.isEmpty { break }
+      let word = rest.prefix(while: { !blank.contains($0) })
+      rest = rest.dropFirst(word.count)
+      var digits = Substring(word)
+      let negative = digits.first == "-"
+      if negative {
+        guard kind == .int else { return nil }
+        digits = digits.dropFirst()
+      }
+      var radix = 10
+      if digits.count > 1, digits.hasPrefix("0x") || digits.hasPrefix("0X") {
+        radix = 16
+        digits = digits.dropFirst(2)
+      } else if digits.count > 1, digits.hasPrefix("0") {
+        radix = 8
+        digits = digits.dropFirst()
+      }
+      guard !digits.isEmpty, digits.first != "+", digits.first != "-", let magnitude = Int(digits, radix: radix) else { return nil }
+      let limit = kind == .int ? (negative ? intMax + 1 : intMax) : Int(UInt32.max)
+      guard magnitude <= limit else { return nil }
+      out.append(negative ? -magnitude : magnitude)
+    }
+    return out.isEmpty ? nil : out
+  }
+
   // MARK: sysctl
 
   public func sysctl(_ key: String, _ value: String) -> CallResult {
-    let v = value.trimmed
-    let ints = v.split(whereSeparator: { $0 == " " || $0 == "\t" }).map { Int($0) }
-    func one(_ range: ClosedRange<Int>) -> Int? {
-      guard ints.count == 1, let x = ints[0], range.contains(x) else { return nil }
-      return x
+    let bad = CallResult.fail(.EINVAL, "'\(value.trimmed)' is not a valid value for \(key)")
+    if let spec = SimKernel.intSysctl(key) {
+      guard let x = SimKernel.procInts(value, count: 1, kind: spec.kind)?.first, spec.range.contains(x) else {
+        return .fail(.EINVAL, "'\(value.trimmed)' is not a valid value for \(key) (\(spec.range.lowerBound)..\(spec.range.upperBound))")
+      }
+      self[keyPath: spec.value] = x
+      return .ok
     }
-    let bad = CallResult.fail(.EINVAL, "'\(v)' is not a valid value for \(key)")
     switch key {
     case "net.ipv4.ip_local_port_range":
-      guard ints.count == 2, let lo = ints[0], let hi = ints[1], (1...65535).contains(lo), (1...65535).contains(hi) else { return bad }
+      // ipv4_local_port_range: two ints of 1..65535; one alone keeps the upper bound.
+      guard let ints = SimKernel.procInts(value, count: 2, kind: .int), ints.allSatisfy({ (1...65535).contains($0) }) else { return bad }
+      let lo = ints[0]
+      let hi = ints.count > 1 ? ints[1] : portHi
       guard hi >= lo, lo >= unprivilegedPortStart else {
         return .fail(.EINVAL, hi < lo ? "the upper bound is below the lower" : "the range may not start below net.ipv4.ip_unprivileged_port_start (\(unprivilegedPortStart))")
       }
       portLo = lo
       portHi = hi
     case "net.ipv4.ip_local_reserved_ports":
+      let v = value.trimmed
       var set = PortSet()
       for item in v.split(separator: ",", omittingEmptySubsequences: true) {
         let parts = String(item).trimmed.split(separator: "-")
@@ -29,34 +116,11 @@ extension SimKernel {
         for p in a...b { set.insert(p) }
       }
       reservedPorts = set
-    case "net.ipv4.ip_autobind_reuse":
-      guard let x = one(0...1) else { return bad }
-      autobindReuse = x
-    case "net.ipv4.ip_nonlocal_bind":
-      guard let x = one(0...1) else { return bad }
-      nonlocalBind = x
     case "net.ipv4.ip_unprivileged_port_start":
-      guard let x = one(0...65535) else { return bad }
+      // ipv4_privileged_ports: 0..65535, and not above the port range's start.
+      guard let x = SimKernel.procInts(value, count: 1, kind: .int)?.first, (0...65535).contains(x) else { return bad }
       guard x <= portLo else { return .fail(.EINVAL, "it may not exceed the start of ip_local_port_range (\(portLo))") }
       unprivilegedPortStart = x
-    case "net.ipv4.tcp_tw_reuse":
-      guard let x = one(0...2) else { return bad }
-      twReuse = x
-    case "net.ipv4.tcp_tw_reuse_delay":
-      guard let x = one(1...600_000) else { return bad }
-      twReuseDelayMs = x
-    case "net.ipv4.tcp_max_tw_buckets":
-      guard let x = one(0...Int(Int32.max)) else { return bad }
-      maxTwBuckets = x
-    case "net.ipv4.tcp_timestamps":
-      guard let x = one(0...2) else { return bad }
-      tcpTimestamps = x
-    case "net.ipv4.tcp_fin_timeout":
-      guard let x = one(0...Int(Int32.max) / 1000) else { return bad }
-      finTimeoutS = x
-    case "net.core.somaxconn":
-      guard let x = one(0...Int(Int32.max)) else { return bad }
-      somaxconn = x
     default:
       return .fail(.ENOENT, "no such sysctl")
     }
@@ -64,6 +128,7 @@ extension SimKernel {
   }
 
   public func readSysctl(_ key: String) -> String? {
+    if let spec = SimKernel.intSysctl(key) { return "\(self[keyPath: spec.value])" }
     switch key {
     case "net.ipv4.ip_local_port_range": return "\(portLo) \(portHi)"
     case "net.ipv4.ip_local_reserved_ports":
@@ -81,15 +146,7 @@ extension SimKernel {
         p = q + 1
       }
       return parts.joined(separator: ",")
-    case "net.ipv4.ip_autobind_reuse": return "\(autobindReuse)"
-    case "net.ipv4.ip_nonlocal_bind": return "\(nonlocalBind)"
     case "net.ipv4.ip_unprivileged_port_start": return "\(unprivilegedPortStart)"
-    case "net.ipv4.tcp_tw_reuse": return "\(twReuse)"
-    case "net.ipv4.tcp_tw_reuse_delay": return "\(twReuseDelayMs)"
-    case "net.ipv4.tcp_max_tw_buckets": return "\(maxTwBuckets)"
-    case "net.ipv4.tcp_timestamps": return "\(tcpTimestamps)"
-    case "net.ipv4.tcp_fin_timeout": return "\(finTimeoutS)"
-    case "net.core.somaxconn": return "\(somaxconn)"
     default: return nil
     }
   }

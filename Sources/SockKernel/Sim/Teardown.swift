@@ -123,7 +123,9 @@ extension SimKernel {
 
   /// tcp_time_wait: hands the socket's place in the tables to a minisocket.
   func enterTimeWait(_ s: SimSock, substate: SockState, timeoutMs: Int64) {
-    if twCount >= maxTwBuckets && rule(.twOverflow) {
+    // inet_twsk_alloc compares the count with the sysctl as unsigned: a
+    // negative limit is no limit.
+    if twCount >= Int(UInt32(truncatingIfNeeded: maxTwBuckets)) && rule(.twOverflow) {
       // TCPTimeWaitOverflow: no TIME_WAIT; the port is free at once.
       s.peer = nil
       tcpDone(s)

@@ -20,7 +20,7 @@ syn match   sockEndpoint    "\[[0-9A-Fa-f:.]*\]\(:[0-9]\+\)\="
 syn match   sockEndpoint    "\<[0-9]\{1,3}\(\.[0-9]\{1,3}\)\{3}\(/[0-9]\+\|:[0-9]\+\)\=\>"
 syn match   sockDuration    "\<[0-9]\+\(\.[0-9]\+\)\=\(ms\|s\|m\)\>"
 syn match   sockProperty    "\.\@<=\(state\|laddr\|lport\|raddr\|rport\|local\|remote\|result\|data\|from\)\>"
-syn match   sockSysctl      "\<\(net\.ipv4\.ip_local_port_range\|net\.ipv4\.ip_local_reserved_ports\|net\.ipv4\.ip_autobind_reuse\|net\.ipv4\.ip_nonlocal_bind\|net\.ipv4\.ip_unprivileged_port_start\|net\.ipv4\.tcp_tw_reuse\|net\.ipv4\.tcp_tw_reuse_delay\|net\.ipv4\.tcp_max_tw_buckets\|net\.ipv4\.tcp_timestamps\|net\.ipv4\.tcp_fin_timeout\|net\.core\.somaxconn\)\>"
+syn match   sockSysctl      "\<\(net\.ipv4\.ip_local_port_range\|net\.ipv4\.ip_local_reserved_ports\|net\.ipv4\.ip_autobind_reuse\|net\.ipv4\.ip_nonlocal_bind\|net\.ipv4\.ip_unprivileged_port_start\|net\.ipv4\.tcp_tw_reuse\|net\.ipv4\.tcp_tw_reuse_delay\|net\.ipv4\.tcp_max_tw_buckets\|net\.ipv4\.tcp_timestamps\|net\.ipv4\.tcp_fin_timeout\|net\.core\.somaxconn\|net\.ipv6\.bindv6only\|net\.ipv4\.tcp_syncookies\|net\.ipv4\.tcp_abort_on_overflow\|net\.ipv4\.tcp_syn_retries\|net\.ipv4\.tcp_syn_linear_timeouts\|net\.ipv4\.tcp_max_syn_backlog\)\>"
 
 syn keyword sockStatement socket setopt bind listen connect accept send recv sendto recvfrom
 syn keyword sockStatement shutdown close sleep sysctl addr ulimit let expect repeat print show
