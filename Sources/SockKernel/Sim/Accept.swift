@@ -58,11 +58,12 @@ extension SimKernel {
     // timeout (SO_SNDTIMEO) and leaves the socket SS_CONNECTING.
     s.synDst = s.remote
     s.synFirstMs = nowMs
+    s.synRtoMs = SimKernel.initialRtoMs
     s.synRetriesDone = 0
-    s.synRetryAtMs = nowMs + 1000
+    s.synRetryAtMs = nowMs + s.synRtoMs
     s.synNeverArrives = neverArrives
     s.connecting = true
-    if !s.nonblock { advance(to: nowMs + config.timeoutMs) }
+    if !s.nonblock { advance(to: nowMs + config.timeoutMs, until: { s.state != .SYN_SENT }) }
     if s.state == .ESTABLISHED {
       // A resent SYN found room while connect() waited.
       s.connecting = false
@@ -207,41 +208,63 @@ extension SimKernel {
     s.synRetryAtMs = nil
   }
 
-  /// tcp_syn_retries (6): the SYN is resent 1, 3, 7, 15, 31 and 63 s after
-  /// the first; at 127 s the connect fails with ETIMEDOUT.
-  static let synRetries = 6
+  /// TCP_TIMEOUT_INIT and TCP_RTO_MAX (include/net/tcp.h).
+  static let initialRtoMs: Int64 = 1000
+  static let maxRtoMs: Int64 = 120_000
 
-  /// The retransmission timer of a SYN nobody answered (tcp_retransmit_timer).
+  /// tcp_model_timeout: how long `retries` resends take when each doubles
+  /// the timeout from 1 s up to TCP_RTO_MAX.
+  static func modelTimeoutMs(retries: Int) -> Int64 {
+    let thresh = 6  // ilog2(TCP_RTO_MAX / TCP_TIMEOUT_INIT)
+    if retries <= thresh { return ((2 << Int64(retries)) - 1) * initialRtoMs }
+    return ((2 << Int64(thresh)) - 1) * initialRtoMs + Int64(retries - thresh) * maxRtoMs
+  }
+
+  /// The retransmission timer of a SYN nobody answered
+  /// (tcp_retransmit_timer, tcp_write_timeout): the first
+  /// tcp_syn_linear_timeouts resends keep the 1 s timeout, later ones double
+  /// it. An expiry fails the connect with ETIMEDOUT once
+  /// tcp_syn_retries + tcp_syn_linear_timeouts resends went out, or once the
+  /// time since the first SYN reaches what tcp_syn_retries exponential
+  /// resends would take (retransmits_timed_out, tcp_model_timeout). With
+  /// the defaults (6, 4) the SYN is resent 1, 2, 3, 4, 5, 7, 11, 19, 35 and
+  /// 67 s after the first, and the connect fails at 131 s; with (1, 3) it
+  /// fails at 3 s.
   func synRetry(_ s: SimSock) {
     guard s.state == .SYN_SENT, let dst = s.synDst else {
       s.synRetryAtMs = nil
       return
     }
-    if s.synRetriesDone >= SimKernel.synRetries {
+    let resentEnough = s.synRetriesDone >= synRetries + synLinearTimeouts
+    let timedOut = s.synRetriesDone > 0 && nowMs - s.synFirstMs >= SimKernel.modelTimeoutMs(retries: synRetries)
+    if resentEnough || timedOut {
       // tcp_write_err: the connection times out; the next call reports it.
-      s.synRetryAtMs = nil
-      tcpDone(s)
-      s.raddr = nil
-      s.rport = 0
-      s.pendingError = .ETIMEDOUT
-      s.connecting = true
+      connectFailed(s, .ETIMEDOUT)
       return
     }
     s.synRetriesDone += 1
-    s.synRetryAtMs = s.synFirstMs + 1000 * ((1 << Int64(s.synRetriesDone + 1)) - 1)
+    if s.synRetriesDone > synLinearTimeouts { s.synRtoMs = min(2 * s.synRtoMs, SimKernel.maxRtoMs) }
+    s.synRetryAtMs = nowMs + s.synRtoMs
     guard rule(.synRetransmit), !s.synNeverArrives else { return }
     let src = Endpoint(s.laddr, UInt16(s.lport))
     guard let l = lookupListener(dst, from: src) else {
       // The listener is gone: the resent SYN meets a reset.
-      s.synRetryAtMs = nil
-      tcpDone(s)
-      s.raddr = nil
-      s.rport = 0
-      s.pendingError = .ECONNREFUSED
+      connectFailed(s, .ECONNREFUSED)
       s.connectRefused = true
       return
     }
     if l.queue.count <= l.backlog { establish(s, with: l, dst: dst, src: src) }
+  }
+
+  /// A connection attempt that ended after connect() returned: the socket is
+  /// CLOSED, never connected, and the next connect() reports `e`.
+  func connectFailed(_ s: SimSock, _ e: Errno) {
+    s.synRetryAtMs = nil
+    tcpDone(s)
+    s.raddr = nil
+    s.rport = 0
+    s.pendingError = e
+    s.connecting = true
   }
 
   /// tcp_done: the socket is CLOSED and leaves the hashes; an autobound port
@@ -252,8 +275,11 @@ extension SimKernel {
     guard let s = sock(id) else { return badf() }
     guard s.isTCP else { return .fail(.EOPNOTSUPP, "UDP sockets do not accept") }
     guard s.state == .LISTEN else { return .fail(.EINVAL, "accept() needs a listening socket") }
+    if s.queue.isEmpty && !s.nonblock {
+      // A resent SYN may find the room while accept() waits.
+      advance(to: nowMs + config.timeoutMs, until: { !s.queue.isEmpty })
+    }
     guard !s.queue.isEmpty else {
-      if !s.nonblock { advance(to: nowMs + config.timeoutMs) }
       return .fail(.EAGAIN, s.nonblock ? "no connection is waiting, and the socket is non-blocking" : "no connection arrived within \(formatMs(config.timeoutMs))")
     }
     guard descriptorAvailable() else {

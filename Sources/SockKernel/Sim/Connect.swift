@@ -32,7 +32,9 @@ extension SimKernel {
       }
       return .fail(.EISCONN, "the socket is already connected to \(s.remote.map { "\($0)" } ?? "a peer")")
     case .SYN_SENT, .SYN_RECV:
-      if !s.nonblock { advance(to: nowMs + config.timeoutMs) }
+      // __inet_stream_connect: a blocking call waits for the handshake; if
+      // it ends in time, the call reports how (0, or the error).
+      if !s.nonblock && advance(to: nowMs + config.timeoutMs, until: { s.state != .SYN_SENT }) { return tcpConnect(s, ep) }
       return .fail(.EALREADY, "a connect() is still in progress (SYN_SENT)")
     case .LISTEN:
       return .fail(.EISCONN, "a listening socket cannot connect")

@@ -141,9 +141,14 @@ public final class SimKernel: KernelBackend {
   /// waits for the delayed-ACK timer (TCP_ATO_MIN, 40 ms).
   static let delayedAckMs: Int64 = 40
 
-  func advance(to t: Int64) {
+  /// Moves virtual time to `t`, firing the timers due on the way. With
+  /// `until`, a blocking call's wait: time stops at the first timer after
+  /// which the condition holds, and the result says whether it did.
+  @discardableResult
+  func advance(to t: Int64, until done: (() -> Bool)? = nil) -> Bool {
     // Timers fire in time order (ties by socket id), so a transcript is deterministic.
     func due(_ s: SimSock) -> Int64 { s.isTW ? s.twExpireMs : min(s.finAckDueMs ?? Int64.max, s.synRetryAtMs ?? Int64.max) }
+    if let done, done() { return true }
     while true {
       let events = live.values.filter { due($0) <= t }.sorted { (due($0), $0.id) < (due($1), $1.id) }
       if events.isEmpty { break }
@@ -158,9 +163,11 @@ public final class SimKernel: KernelBackend {
         } else {
           synRetry(s)
         }
+        if let done, done() { return true }
       }
     }
     nowMs = t
+    return false
   }
 
   /// Nothing to release: the simulated namespace is only memory.

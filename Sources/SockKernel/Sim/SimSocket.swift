@@ -103,6 +103,8 @@ final class SimSock {
   // A SYN nobody answered, resent on the retransmission timer.
   var synRetryAtMs: Int64?
   var synFirstMs: Int64 = 0
+  /// The retransmission timeout of the SYN (icsk_rto).
+  var synRtoMs: Int64 = 1000
   var synRetriesDone = 0
   var synDst: Endpoint?
   var synNeverArrives = false
