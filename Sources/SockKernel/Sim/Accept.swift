@@ -198,7 +198,9 @@ extension SimKernel {
     c.parent = l
     let ts = tcpTimestamps != 0
     c.timestamps = ts
-    s.timestamps = ts
+    // A stamp inherited from a TIME_WAIT entry stays, even when this
+    // connection goes without timestamps (tcp_timestamps = 0 since).
+    s.timestamps = ts || (s.inheritedTimestamp && rule(.takeoverKeepsTimestamp))
     if let tb = tcp.bucket(l.lport) { tcp.add(c, tb) }
     hashEstablished(c)
     l.queue.append(c)

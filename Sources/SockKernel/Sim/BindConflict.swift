@@ -35,8 +35,6 @@ extension SimKernel {
     }
   }
 
-  /// UDP's rule (udp_lib_lport_inuse): both SO_REUSEADDR, or a reuseport pair
-  /// with the same owner, may share; anything else that overlaps conflicts.
   /// inet_sk_get_local_port_range: the namespace range narrowed by
   /// IP_LOCAL_PORT_RANGE where its bounds lie inside it.
   func localPortRange(_ s: SimSock) -> (lo: Int, hi: Int, local: Bool) {

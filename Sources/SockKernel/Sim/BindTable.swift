@@ -61,8 +61,6 @@ final class BindTable {
   var v6spec = PortCounter()
   var v6specDual = PortCounter()
   var exact: [IPAddress: PortSet] = [:]
-  /// Counts insertions, so "the most recently bound" is well defined across addresses.
-  var bindSeq = 0
   /// SimRule.releaseRestoresBucket (d57f4b874946, 6.18).
   var releaseRestoresBucket = true
 
@@ -100,8 +98,6 @@ final class BindTable {
       tb.tb2[key] = tb2
     }
     tb2.owners.append(s)
-    bindSeq += 1
-    s.bindSeq = bindSeq
     s.boundPort = tb.port
     s.boundKey = key
     let cls = s.addrClass

@@ -113,7 +113,10 @@ extension SimKernel {
       s.connectBind = true
     }
     let takeover = recycled.map { takeoverWhy($0, explicitPort: s.portLock || s.lport != 0 && !s.connectBind) }
-    if let tw = recycled { killTW(tw) }
+    if let tw = recycled {
+      s.inheritedTimestamp = true
+      killTW(tw)
+    }
     s.laddr = src
     s.raddr = dst.addr
     s.rport = Int(dst.port)

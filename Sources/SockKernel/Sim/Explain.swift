@@ -164,10 +164,14 @@ extension SimKernel {
   /// A connect() that took over a TIME_WAIT entry of its 4-tuple.
   func takeoverWhy(_ tw: SimSock, explicitPort: Bool) -> String {
     let tuple = [tw.local, tw.remote].compactMap { $0.map { "\($0)" } }.joined(separator: " -> ")
+    let stamp =
+      tw.inheritedTimestamp && tcpTimestamps == 0
+      ? "with the TCP timestamp its connection kept from the TIME_WAIT entry it took over (tcp_timestamps = 0 does not clear it)"
+      : "with TCP timestamps"
     if explicitPort {
-      return "took over \(name(tw)) (\(tuple)): the port was bound explicitly, and with TCP timestamps that is allowed whatever tcp_tw_reuse says."
+      return "took over \(name(tw)) (\(tuple)): the port was bound explicitly, and \(stamp) that is allowed whatever tcp_tw_reuse says."
     }
     return
-      "took over \(name(tw)) (\(tuple)): tcp_tw_reuse is \(twReuse) and the entry is \(formatMs(nowMs - tw.twEntryMs)) old (over tcp_tw_reuse_delay, \(twReuseDelayMs) ms), with TCP timestamps."
+      "took over \(name(tw)) (\(tuple)): tcp_tw_reuse is \(twReuse) and the entry is \(formatMs(nowMs - tw.twEntryMs)) old (over tcp_tw_reuse_delay, \(twReuseDelayMs) ms), \(stamp)."
   }
 }

@@ -59,6 +59,7 @@ public final class SimKernel: KernelBackend {
   let udp = BindTable()
   var ehash: [FourTuple: SimSock] = [:]
   var listenSeq = 0
+  var udpSlotSeq = 0
   /// UDP SO_REUSEPORT groups (struct sock_reuseport), members in the
   /// kernel's array order, by group id.
   var udpGroups: [Int: [SimSock]] = [:]

@@ -47,6 +47,13 @@ public enum SimRule: String, CaseIterable, Sendable, CustomStringConvertible {
   /// A SYN dropped at a full accept queue is resent (1 s, then doubling), so
   /// the connection completes once there is room.
   case synRetransmit = "syn-retransmit"
+  /// A connect() that took over a TIME_WAIT entry keeps its timestamp stamp,
+  /// so its own TIME_WAIT can be taken over too, timestamps on or off.
+  case takeoverKeepsTimestamp = "takeover-keeps-timestamp"
+  /// An explicit UDP bind is decided by the first overlapping socket of the
+  /// slot's list (newest first, IPv6 SO_REUSEPORT ones last): a SO_REUSEPORT
+  /// mate there lets it through, whatever follows.
+  case udpFirstContenderDecides = "udp-first-contender-decides"
 
   public var description: String { rawValue }
 
@@ -71,7 +78,10 @@ public enum SimRule: String, CaseIterable, Sendable, CustomStringConvertible {
     case .connectSourceV4Wildcard:
       return "net/ipv4/inet_hashtables.c:inet_bhash2_update_saddr (IPv6: sk_v6_rcv_saddr only), inet_connection_sock.c:ipv4_rcv_saddr_equal"
     case .synReplacesTimeWait: return "net/ipv4/tcp_minisocks.c:tcp_timewait_state_process (TCP_TW_SYN), tcp_ipv4.c:tcp_v4_rcv"
-    case .synRetransmit: return "net/ipv4/tcp_timer.c:tcp_retransmit_timer (SYN_SENT, tcp_syn_retries)"
+    case .synRetransmit: return "net/ipv4/tcp_timer.c:tcp_retransmit_timer (SYN_SENT, tcp_syn_retries, tcp_syn_linear_timeouts)"
+    case .udpFirstContenderDecides: return "net/ipv4/udp.c:udp_lib_lport_inuse (return 0 on a reuseport match), udp_lib_get_port (sk_add_node_tail_rcu)"
+    case .takeoverKeepsTimestamp:
+      return "net/ipv4/tcp_ipv4.c:tcp_twsk_unique (tp->rx_opt.ts_recent_stamp = tcptw->tw_ts_recent_stamp), tcp_minisocks.c:tcp_time_wait"
     case .selfConnect: return "net/ipv4/tcp_input.c:tcp_rcv_synsent_state_process (a SYN in SYN_SENT: simultaneous open)"
     }
   }
@@ -82,6 +92,7 @@ public enum SimRule: String, CaseIterable, Sendable, CustomStringConvertible {
     switch self {
     case .releaseRestoresBucket: return "d57f4b874946 (tcp: Update bind bucket state on port release, 6.18)"
     case .twReuseDelay: return "tcp_tw_reuse_delay sysctl (6.14); before, a fixed 1 s in whole seconds"
+    case .synRetransmit: return "ccce324dabfe (tcp: make the first N SYN RTO backoffs linear, 6.5)"
     default: return nil
     }
   }

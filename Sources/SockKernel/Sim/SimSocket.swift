@@ -78,10 +78,14 @@ final class SimSock {
   var boundPort: Int?
   var boundKey: IPAddress?
   var boundClass: AddrClass?
-  var bindSeq = 0
   var inEhash: FourTuple?
   /// The UDP SO_REUSEPORT group this socket joined at bind (sk_reuseport_cb).
   var udpGroup: Int?
+  /// Where the socket sits in its UDP port slot's list (udp_table.hash) and
+  /// in its address-and-port slot's (hash2), both walked in ascending order
+  /// (see SimKernel.udpHash).
+  var udpSlotKey = 0
+  var udpAddrKey = 0
 
   // Connections.
   weak var peer: SimSock?
@@ -108,7 +112,13 @@ final class SimSock {
   var synRetriesDone = 0
   var synDst: Endpoint?
   var synNeverArrives = false
+  /// The socket holds a TCP timestamp stamp (rx_opt.ts_recent_stamp): its
+  /// connection used timestamps, or its connect() took over a TIME_WAIT
+  /// entry that had one (tcp_twsk_unique copies it). A TIME_WAIT entry
+  /// without one is never taken over.
   var timestamps = false
+  /// connect() took over a TIME_WAIT entry, and with it its stamp.
+  var inheritedTimestamp = false
   var datagrams: [(from: Endpoint, data: [UInt8])] = []
 
   // TIME_WAIT / orphan FIN_WAIT2 minisocket.

@@ -147,6 +147,7 @@ extension SimKernel {
     tw.raddr = s.raddr
     tw.rport = s.rport
     tw.timestamps = s.timestamps
+    tw.inheritedTimestamp = s.inheritedTimestamp
     tw.twEntryMs = nowMs
     tw.twExpireMs = nowMs + timeoutMs
     tw.origin = s.origin ?? s.id

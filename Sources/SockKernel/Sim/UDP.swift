@@ -7,21 +7,43 @@
 /// a datagram reaches), `inet_dgram_connect` and `inet_autobind`, and
 /// `udp_sendmsg` / `udp_recvmsg` (net/ipv4/udp.c, net/core/sock_reuseport.c).
 extension SimKernel {
-  func udpConflicts(_ sk: SimSock, port: Int) -> [SimSock] {
+  /// The owners of `port` that udp_lib_lport_inuse looks at for `sk`: those
+  /// whose address overlaps and device is compatible, unless both set
+  /// SO_REUSEADDR. Each either shares through SO_REUSEPORT (same uid) or
+  /// conflicts. In slot order.
+  func udpContenders(_ sk: SimSock, port: Int) -> [(owner: SimSock, shares: Bool)] {
     guard let tb = udp.bucket(port) else { return [] }
     let cls = sk.addrClass
-    return tb.owners.filter { o in
+    return tb.owners.sorted { $0.udpSlotKey < $1.udpSlotKey }.compactMap { o in
       guard o !== sk, let oc = o.boundClass, AddrClass.overlap(cls, v6: sk.isV6, oc, v6Other: o.isV6), devicesCompatible(sk, o) else {
-        return false
+        return nil
       }
-      if sk.reuse && o.reuse && rule(.udpReuseaddrShares) { return false }
-      if sk.reuseport && o.reuseport && sk.uid == o.uid { return false }
-      return true
+      if sk.reuse && o.reuse && rule(.udpReuseaddrShares) { return nil }
+      return (o, sk.reuseport && o.reuseport && sk.uid == o.uid)
     }
   }
+
+  /// Port 0's test (udp_lib_lport_inuse with a bitmap): every contender
+  /// that does not share marks the port used.
+  func udpConflicts(_ sk: SimSock, port: Int) -> [SimSock] {
+    udpContenders(sk, port: port).filter { !$0.shares }.map(\.owner)
+  }
+
+  /// An explicit port's test (udp_lib_lport_inuse without a bitmap): the
+  /// walk returns at the first contender, so a SO_REUSEPORT mate ahead of a
+  /// conflicting socket lets the bind through.
+  func udpExplicitConflict(_ sk: SimSock, port: Int) -> [SimSock] {
+    let cs = udpContenders(sk, port: port)
+    if rule(.udpFirstContenderDecides) {
+      guard let first = cs.first, !first.shares else { return [] }
+      return [first.owner]
+    }
+    return cs.filter { !$0.shares }.map(\.owner)
+  }
+
   func udpGetPort(_ sk: SimSock, _ snum: Int) -> PortFailure? {
     if snum != 0 {
-      let blockers = udpConflicts(sk, port: snum)
+      let blockers = udpExplicitConflict(sk, port: snum)
       if !blockers.isEmpty { return .inUse(blockers, port: snum) }
       udpHash(sk, port: snum)
       return nil
@@ -74,6 +96,11 @@ extension SimKernel {
   func udpHash(_ sk: SimSock, port: Int) {
     let tb = udp.bucket(port) ?? udp.createBucket(port)
     udp.add(sk, tb)
+    // udp_lib_get_port adds a socket at the head of its slot's list, an
+    // IPv6 SO_REUSEPORT one at the tail.
+    udpSlotSeq += 1
+    sk.udpSlotKey = sk.isV6 && sk.reuseport ? udpSlotSeq : -udpSlotSeq
+    sk.udpAddrKey = sk.udpSlotKey
     guard sk.reuseport else { return }
     let mate = tb.owners.first { o in
       o !== sk && o.udpGroup != nil && o.isV6 == sk.isV6 && o.v6only == sk.v6only && o.device == sk.device
@@ -151,6 +178,9 @@ extension SimKernel {
     if s.laddrIsWildcard {
       s.v4RcvAny = s.isV6 && !src.isV4Mapped
       udp.rehash(s, to: src)
+      // udp_lib_rehash: to the head of the new address's slot.
+      udpSlotSeq += 1
+      s.udpAddrKey = -udpSlotSeq
     }
     s.raddr = dst.addr
     s.rport = Int(dst.port)
@@ -201,7 +231,8 @@ extension SimKernel {
     // udp4_lib_lookup2 searches the destination address's slot, then the
     // wildcard's; compute_score: 2 for an IPv4 socket, 1 for a dual-stack
     // IPv6 one, +8 when connected to the sender, +4 for a bound device; ties
-    // go to the most recently bound.
+    // go to the first in the slot's list (the most recently hashed, IPv6
+    // SO_REUSEPORT sockets after the others, oldest first).
     func score(_ o: SimSock, exact: Bool) -> Int {
       if isV4 {
         let mine = o.laddr.effectiveV4
@@ -217,7 +248,7 @@ extension SimKernel {
       }
       return (isV4 && !o.isV6 ? 2 : 1) + (o.remote != nil ? 8 : 0) + (o.device != nil ? 4 : 0)
     }
-    let owners = tb.owners.filter(\.hasFd).sorted { $0.bindSeq > $1.bindSeq }
+    let owners = tb.owners.filter(\.hasFd).sorted { $0.udpAddrKey < $1.udpAddrKey }
     var best: (SimSock, Int)?
     let passes: [[Bool]] = rule(.udpExactAddressFirst) ? [[true], [false]] : [[true, false]]
     for pass in passes where best == nil {
