@@ -34,6 +34,15 @@ public struct ScenarioGenerator: Sendable {
     if chance(6) { lines.append("sysctl net.ipv4.ip_autobind_reuse = 1") }
     if chance(8) { lines.append("sysctl net.ipv4.tcp_timestamps = 0") }
     if chance(8) { lines.append("sysctl net.ipv4.ip_nonlocal_bind = 1") }
+    if chance(10) { lines.append("sysctl net.ipv6.bindv6only = 1") }
+    if chance(10) {
+      // SYN resends that give up within a program's sleeps (3 or 4 s).
+      lines.append("sysctl net.ipv4.tcp_syn_retries = 1")
+      lines.append("sysctl net.ipv4.tcp_syn_linear_timeouts = \(pick([0, 1]))")
+    }
+    if chance(12) { lines.append("sysctl net.ipv4.tcp_abort_on_overflow = 1") }
+    if chance(12) { lines.append("sysctl net.ipv4.tcp_syncookies = \(pick([0, 2]))") }
+    if chance(16) { lines.append("sysctl net.ipv4.tcp_max_syn_backlog = \(pick([0, 1, 128]))") }
     let ports = [0, 0, 8080, 8080, 8081, lo, hi]
     let destPorts = [8080, 8080, 8081, lo, hi, 9]
     let v4 = ["0.0.0.0", "127.0.0.1", "127.0.0.1", "127.0.0.2"]
