@@ -97,6 +97,8 @@ extension SimKernel {
         ghost.raddr = s.laddr
         ghost.rport = s.lport
         ghost.connectBind = s.connectBind
+        ghost.reuse = s.reuse  // a TIME_WAIT entry keeps both (seed 21)
+        ghost.reuseport = s.reuseport
         ghost.v4RcvAny = s.v4RcvAny
         ghost.timestamps = tcpTimestamps != 0
         ghost.twEntryMs = nowMs
@@ -109,6 +111,11 @@ extension SimKernel {
           tcp.remove(s)
           s.lport = 0
           s.connectBind = false
+        } else if !s.addrLock && !s.laddrIsWildcard {
+          // tcp_disconnect gives back an address connect() chose: an
+          // explicitly bound port stays bound to the wildcard (seed 22).
+          tcp.rehash(s, to: s.isV6 ? .any6 : .any4)
+          s.v4RcvAny = false
         }
         s.raddr = nil
         s.rport = 0

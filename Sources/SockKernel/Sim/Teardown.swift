@@ -61,6 +61,10 @@ extension SimKernel {
       // again, connect() is EINVAL (observed on 6.18).
       closeListener(s)
       s.listenerShutDown = true
+      // tcp_disconnect clears sk_shutdown, an earlier shutdown()'s marks too:
+      // recv() is ENOTCONN again, not end of stream (seed 21).
+      s.rdShut = false
+      s.wrShut = false
       return .ok
     case .SYN_SENT:
       // inet_shutdown disconnects a connecting socket, whatever `how`:
@@ -69,6 +73,9 @@ extension SimKernel {
       tcpDone(s)
       s.raddr = nil
       s.rport = 0
+      // tcp_disconnect of a SYN_SENT socket sets sk_err: the next recv()
+      // or send() reports ECONNRESET (seed 22).
+      s.pendingError = .ECONNRESET
       return .ok
     default: break
     }
