@@ -11,6 +11,27 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
 
   public var isV4: Bool { if case .v4 = self { return true } else { return false } }
 
+  /// The address `n` further on (or back, for a negative `n`), within its
+  /// family; nil past the first or last address.
+  public func adding(_ n: Int) -> IPAddress? {
+    switch self {
+    case .v4(let a):
+      let (r, o) = Int64(a).addingReportingOverflow(Int64(n))
+      guard !o, r >= 0, r <= Int64(UInt32.max) else { return nil }
+      return .v4(UInt32(r))
+    case .v6(let hi, let lo):
+      let mag = n.magnitude
+      if n >= 0 {
+        let (l, carry) = lo.addingReportingOverflow(UInt64(mag))
+        let (h, o) = hi.addingReportingOverflow(carry ? 1 : 0)
+        return o ? nil : .v6(h, l)
+      }
+      let (l, borrow) = lo.subtractingReportingOverflow(UInt64(mag))
+      let (h, o) = hi.subtractingReportingOverflow(borrow ? 1 : 0)
+      return o ? nil : .v6(h, l)
+    }
+  }
+
   public var isAny: Bool { self == .any4 || self == .any6 }
 
   /// `::ffff:a.b.c.d`

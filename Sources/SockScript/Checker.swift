@@ -28,6 +28,9 @@ public struct Checker {
       case .socket(let r, _, _): everDeclared[r.name] = r.index != nil
       case .accept(_, let r): everDeclared[r.name] = r.index != nil
       case .repeatLoop(_, _, let body): collect(body)
+      case .ifElse(let branches, let elseBody):
+        branches.forEach { collect($0.body) }
+        collect(elseBody ?? [])
       default: break
       }
     }
@@ -39,6 +42,15 @@ public struct Checker {
 
   mutating func block(_ stmts: [Stmt]) {
     for s in stmts { statement(s) }
+  }
+
+  /// A body's own variables end with it: a `let` of a name defined outside
+  /// assigns that variable, a new name lives until the closing '}'.
+  mutating func scoped(_ stmts: [Stmt], with loopVar: String? = nil) {
+    let outer = vars
+    if let v = loopVar { vars.insert(v) }
+    block(stmts)
+    vars = outer
   }
 
   mutating func declare(_ r: SockRef) {
@@ -132,16 +144,21 @@ public struct Checker {
       expr(e)
     case .letVar(let name, let e):
       expr(e)
+      if Keywords.literals.contains(name.text) {
+        error("'\(name.text)' is a literal, not a variable name", name.span, hint: "choose another name")
+      }
       vars.insert(name.text)
     case .expect(let e):
       expr(e)
     case .repeatLoop(let count, let v, let body):
       expr(count)
-      let loopVar = v?.text ?? "i"
-      let had = vars.contains(loopVar)
-      vars.insert(loopVar)
-      block(body)
-      if !had { vars.remove(loopVar) }
+      scoped(body, with: v?.text ?? "i")
+    case .ifElse(let branches, let elseBody):
+      for b in branches {
+        expr(b.condition)
+        scoped(b.body)
+      }
+      scoped(elseBody ?? [])
     case .print(let items):
       items.forEach { expr($0) }
     case .show:
@@ -158,6 +175,7 @@ public struct Checker {
     func isOnOff(_ e: Expr) -> Bool {
       if case .name(let n) = e.kind { return ["on", "off"].contains(n) || vars.contains(n) }
       if case .int(let v) = e.kind { return v == 0 || v == 1 }
+      if case .bool = e.kind { return true }
       return false
     }
     let after = Span(opt.span.end, opt.span.end + 1)
@@ -213,7 +231,7 @@ public struct Checker {
 
   mutating func expr(_ e: Expr) {
     switch e.kind {
-    case .int, .string, .duration: break
+    case .int, .bool, .string, .duration: break
     case .ipv4(let s):
       if IPAddress(s) == nil { error("malformed IPv4 address '\(s)'", e.span) }
     case .ipv6(let s):

@@ -93,6 +93,6 @@ public enum Differ {
   }
 
   static func row(_ e: StepEvent, _ what: String) -> String {
-    transcriptPrefix(line: e.line, text: e.text) + what + "\n"
+    transcriptPrefix(label: e.label, text: e.text) + what + "\n"
   }
 }

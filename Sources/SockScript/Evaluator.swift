@@ -26,27 +26,30 @@ extension Interpreter {
 
   /// For a failed expect: the values that made it false.
   func explainFalse(_ e: Expr) throws -> String {
-    switch e.kind {
-    case .binary(let op, let a, let b) where [.eq, .ne, .lt, .le, .gt, .ge].contains(op):
-      return "\(file.text(a.span)) is \(try eval(a).text), \(file.text(b.span)) is \(try eval(b).text)"
-    case .inRange(let a, _, _):
-      return "\(file.text(a.span)) is \(try eval(a).text)"
-    default:
-      return "\(file.text(e.span)) is false"
-    }
+    try FalseExplanation.pieces(e, source: file.text, isVariable: { self.vars[$0] != nil }).map { p in
+      switch p {
+      case .text(let t): return t
+      case .value(let x): return try eval(x).text
+      }
+    }.joined()
   }
 
   // MARK: names and values
 
-  /// Points a name at a socket the call created (socket, accept); a new
-  /// socket starts with no data received.
-  func bind(_ slot: Slot, to id: SockID?) {
-    guard let id = id else { return }
+  /// Points a name at the socket its `socket` or `accept ... as` created,
+  /// or, when that failed, at a socket that never opened (`failedBy`).
+  func bind(_ slot: Slot, to id: SockID?, failedBy call: String) {
+    slot.data = nil
+    slot.from = nil
+    guard let id = id else {
+      slot.id = Slot.neverOpened
+      slot.failedBy = call
+      return
+    }
+    slot.failedBy = nil
     slot.id = id
     if id >= names.count { names += [String?](repeating: nil, count: max(id + 1 - names.count, names.count)) }
     names[id] = slot.name
-    slot.data = nil
-    slot.from = nil
   }
 
   /// The slot a socket reference names; unindexed names are cached per statement.
@@ -83,7 +86,7 @@ extension Interpreter {
 
   func int(_ e: Expr) throws -> Int {
     let v = try eval(e)
-    guard case .int(let i) = v else { throw RuntimeError("expected an integer, but this is a \(v.typeName) (\(v.text))", e.span) }
+    guard case .int(let i) = v else { throw RuntimeError("expected an integer, but this is \(v.aTypeName) (\(v.text))", e.span) }
     return i
   }
 
@@ -219,6 +222,7 @@ extension Interpreter {
   public func eval(_ e: Expr) throws -> Value {
     switch e.kind {
     case .int(let i): return .int(i)
+    case .bool(let b): return .bool(b)
     case .string(let s): return .string(s)
     case .duration(let d): return .duration(d)
     case .ipv4(let s), .ipv6(let s):
@@ -239,11 +243,11 @@ extension Interpreter {
       return .int(backend.count(st))
     case .unary(.neg, let a):
       let v = try eval(a)
-      guard case .int(let i) = v else { throw RuntimeError("cannot negate a \(v.typeName)", a.span) }
+      guard case .int(let i) = v else { throw RuntimeError("cannot negate \(v.aTypeName)", a.span) }
       return .int(-i)
     case .unary(.not, let a):
       let v = try eval(a)
-      guard case .bool(let b) = v else { throw RuntimeError("'not' needs a comparison, not a \(v.typeName)", a.span) }
+      guard case .bool(let b) = v else { throw RuntimeError("'not' needs a comparison, not \(v.aTypeName)", a.span) }
       return .bool(!b)
     case .inRange(let a, let lo, let hi):
       let x = try int(a)
@@ -274,7 +278,7 @@ extension Interpreter {
       switch (x, y) {
       case (.int(let i), .int(let j)): (p, q) = (Int64(i), Int64(j))
       case (.duration(let i), .duration(let j)): (p, q) = (i, j)
-      default: throw RuntimeError("cannot order a \(x.typeName) and a \(y.typeName)", span)
+      default: throw RuntimeError("cannot order \(x.aTypeName) and \(y.aTypeName)", span)
       }
       switch op {
       case .lt: return .bool(p < q)
@@ -282,14 +286,23 @@ extension Interpreter {
       case .gt: return .bool(p > q)
       default: return .bool(p >= q)
       }
-    case .add:
+    case .add, .sub:
+      if case .address(let a) = x, case .int(let n) = y {
+        // Address arithmetic: 127.0.0.1 + 3 is 127.0.0.4.
+        let step = op == .add ? n : 0 &- n
+        guard let r = a.adding(step) else {
+          throw RuntimeError("\(x.text) \(op.rawValue) \(n) is outside \(a.isV4 ? "IPv4" : "IPv6")", span)
+        }
+        return .address(r)
+      }
+      guard op == .add else { fallthrough }
       if case .string(let s) = x { return .string(s + y.text) }
       if case .string(let s) = y { return .string(x.text + s) }
       if case .duration(let i) = x, case .duration(let j) = y { return .duration(i + j) }
       fallthrough
     default:
       guard case .int(let i) = x, case .int(let j) = y else {
-        throw RuntimeError("'\(op.rawValue)' needs integers, not a \(x.typeName) and a \(y.typeName)", span)
+        throw RuntimeError("'\(op.rawValue)' needs integers, not \(x.aTypeName) and \(y.aTypeName)", span)
       }
       switch op {
       case .add: return .int(i &+ j)
@@ -310,7 +323,7 @@ extension Interpreter {
     case (.string(let s), _) where !(y.typeName == "string"): return s == y.text
     case (_, .string(let s)) where !(x.typeName == "string"): return x.text == s
     default:
-      guard x.typeName == y.typeName else { throw RuntimeError("cannot compare a \(x.typeName) with a \(y.typeName)", span) }
+      guard x.typeName == y.typeName else { throw RuntimeError("cannot compare \(x.aTypeName) with \(y.aTypeName)", span) }
       return x == y
     }
   }

@@ -10,6 +10,10 @@ public final class StmtInfo: @unchecked Sendable {
   public let stmt: Stmt
   public let file: String
   public let line: Int
+  public let column: Int
+  /// How the transcript numbers the statement: its line, or line:column
+  /// when the whole source is one line (`run -e 'a; b'`).
+  public let label: String
   public let text: String
   /// The accepted results as written; "ok" with no `=>`; nil for no call.
   public let expected: String?
@@ -21,10 +25,12 @@ public final class StmtInfo: @unchecked Sendable {
   var slot2: Slot?
   var literalAddr: IPAddress?
   var socketKind: SocketKind?
-  init(stmt: Stmt, file: String, line: Int, text: String, expected: String?) {
+  init(stmt: Stmt, file: String, line: Int, column: Int = 1, oneLine: Bool = false, text: String, expected: String?) {
     self.stmt = stmt
     self.file = file
     self.line = line
+    self.column = column
+    self.label = oneLine ? "\(line):\(column)" : "\(line)"
     self.text = text
     self.expected = expected
     let k = stmt.statementKeyword
@@ -50,6 +56,8 @@ public struct StepEvent: Sendable {
   public var info: StmtInfo
   public var file: String { info.file }
   public var line: Int { info.line }
+  public var column: Int { info.column }
+  public var label: String { info.label }
   public var text: String { info.text }
   /// The statement that ran (typed: reporters match on its kind, not on text).
   public var stmt: Stmt { info.stmt }
@@ -129,9 +137,13 @@ public protocol Reporter: AnyObject {
 public struct RunOptions: Sendable {
   public var keepGoing = false
   public var seed: UInt64 = 0
-  public init(keepGoing: Bool = false, seed: UInt64 = 0) {
+  /// The REPL: a call written without `=> RESULT` only shows its result
+  /// (in a file it expects `ok`).
+  public var exploring = false
+  public init(keepGoing: Bool = false, seed: UInt64 = 0, exploring: Bool = false) {
     self.keepGoing = keepGoing
     self.seed = seed
+    self.exploring = exploring
   }
 }
 
@@ -152,8 +164,13 @@ struct Interrupted: Error {}
 
 /// A socket name's binding: its current socket and what its last calls left.
 final class Slot {
+  /// The id of a socket that never opened: its `socket` or `accept ... as`
+  /// failed. Both backends answer EBADF for it and read it as CLOSED.
+  static let neverOpened: SockID = -1
   let name: String
   var id: SockID?
+  /// The statement whose failure left the name without a socket.
+  var failedBy: String?
   var result: Errno?
   var data: [UInt8]?
   var from: Endpoint?

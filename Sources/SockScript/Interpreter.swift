@@ -43,6 +43,7 @@ public final class Interpreter {
   func setChunk(_ f: SourceFile) {
     file = f
     infos = []
+    isOneLine = false  // the REPL's lines: numbered by line
   }
 
   /// Runs more statements on the same state (the REPL).
@@ -77,15 +78,31 @@ public final class Interpreter {
     }
   }
 
+  /// Variables a `let` created, innermost last; a body's own ones are
+  /// dropped when it ends (a `let` of an outer name assigns that one).
+  var scopeNames: [String] = []
+
+  func scoped(_ stmts: [Stmt]) throws {
+    let mark = scopeNames.count
+    defer {
+      while scopeNames.count > mark { vars[scopeNames.removeLast()] = nil }
+    }
+    try block(stmts)
+  }
+
   // MARK: statements
 
   lazy var wantsTime = reporter.wantsTime
   var infos: [StmtInfo?] = []
+  /// The source is a single line: the transcript numbers statements by column.
+  lazy var isOneLine = file.lineCount == 1
 
   func info(_ s: Stmt) -> StmtInfo {
     if s.id < infos.count, let i = infos[s.id] { return i }
     let expected = s.isCall ? (s.result.map { $0.names.map(\.0).joined(separator: "|") } ?? "ok") : nil
-    let i = StmtInfo(stmt: s, file: file.name, line: file.line(of: s.span.start), text: file.text(s.span), expected: expected)
+    let loc = file.location(of: s.span.start)
+    let i = StmtInfo(
+      stmt: s, file: file.name, line: loc.line, column: loc.column, oneLine: isOneLine, text: file.text(s.span), expected: expected)
     if s.id >= infos.count { infos += [StmtInfo?](repeating: nil, count: s.id - infos.count + 1) }
     infos[s.id] = i
     return i
@@ -114,10 +131,13 @@ public final class Interpreter {
     var e = event(s, socket: slot?.name)
     e.isCall = true
     e.errno = r.errno
-    e.pass = accepts(s.result, r.errno)
+    e.pass = (options.exploring && s.result == nil) || accepts(s.result, r.errno)
     e.local = r.local
     e.remote = r.remote
     e.why = Interpreter.explain(r)
+    if r.errno == .EBADF, slot?.id == Slot.neverOpened, let how = slot?.failedBy, let n = slot?.name {
+      e.why = "\(n) never opened: its '\(how)' failed with \(slot?.result?.name ?? "an error")"
+    }
     if wantsTime { e.timeMs = backend.nowMs }
     slot?.result = r.errno
     try finish(e)
@@ -162,7 +182,7 @@ public final class Interpreter {
         uid = UInt32(v)
       }
       let res = backend.socket(kind, uid: uid)
-      bind(slot, to: res.created)
+      bind(slot, to: res.created, failedBy: "socket")
       try call(s, socket: slot, res)
     case .setopt(let r, let opt, let args):
       let (slot, id) = try target(r)
@@ -184,7 +204,8 @@ public final class Interpreter {
       let (listener, id) = try target(l)
       let slot = try resolve(newRef, creating: true, second: true)
       let res = backend.accept(id)
-      bind(slot, to: res.created)
+      bind(slot, to: res.created, failedBy: "accept")
+      slot.result = res.errno  // NEW.result: how its accept went
       try call(s, socket: listener, res)
     case .send(let r, let e):
       let (slot, id) = try target(r)
@@ -234,7 +255,7 @@ public final class Interpreter {
       try call(s, socket: nil as Slot?, backend.setDescriptorLimit(n))
     case .letVar(let name, let e):
       let v = try eval(e)
-      vars[name.text] = v
+      if vars.updateValue(v, forKey: name.text) == nil { scopeNames.append(name.text) }
       statements += 1
       var ev = event(s)
       ev.detail = v.text
@@ -244,7 +265,7 @@ public final class Interpreter {
       expectations += 1
       let v = try eval(e)
       guard case .bool(let ok) = v else {
-        throw RuntimeError("expect needs a comparison, but this is a \(v.typeName)", e.span, hint: "e.g. 'expect c.state == TIME_WAIT'")
+        throw RuntimeError("expect needs a comparison, but this is \(v.aTypeName)", e.span, hint: "e.g. 'expect c.state == TIME_WAIT'")
       }
       var ev = event(s)
       ev.pass = ok
@@ -257,9 +278,19 @@ public final class Interpreter {
       let saved = vars[loopVar]
       for i in 0..<n {
         vars[loopVar] = .int(i)
-        try block(body)
+        try scoped(body)
       }
       vars[loopVar] = saved
+    case .ifElse(let branches, let elseBody):
+      for b in branches {
+        let v = try eval(b.condition)
+        guard case .bool(let holds) = v else {
+          throw RuntimeError(
+            "'if' needs a condition, but this is \(v.aTypeName)", b.condition.span, hint: "e.g. 'if s[i].result == ok { ... }'")
+        }
+        if holds { return try scoped(b.body) }
+      }
+      if let body = elseBody { try scoped(body) }
     case .print(let items):
       statements += 1
       let vals = try items.map { try eval($0) }

@@ -115,7 +115,7 @@ public final class MarkdownReporter: Reporter {
     switch s.exit {
     case 0: verdict = "**PASS**: \(s.statements) statements, \(s.expectations) expectations held"
     case 1: verdict = "**FAIL**: \(s.failed) of \(s.expectations) expectations failed"
-    default: verdict = "**ERROR**: stopped by an error after \(s.statements) statements"
+    default: verdict = "**ERROR**: stopped by an error after \(s.statements) statement\(s.statements == 1 ? "" : "s")"
     }
     out.write("\n\(verdict) (backend \(s.backend), kernel \(s.kernel)).\n")
   }

@@ -59,7 +59,8 @@ public final class ReplSession {
       backend = b
       backendKind = kind
       let empty = Program(statements: [])
-      let i = Interpreter(file: SourceFile(name: "repl", text: ""), program: empty, backend: b, reporter: recorder, options: RunOptions(keepGoing: true, seed: seed))
+      let i = Interpreter(
+        file: SourceFile(name: "repl", text: ""), program: empty, backend: b, reporter: recorder, options: RunOptions(keepGoing: true, seed: seed, exploring: true))
       i.interrupted = { [unowned self] in self.interrupted() }
       interp = i
       out.write("sockscript repl: backend \(b.backendName) (\(b.kernelName)), seed \(seed). Type .help for help, .quit to leave.\n")
@@ -213,6 +214,20 @@ public final class ReplSession {
       for b in body { text += annotated(b, file, indent: indent + "  ") + "\n" }
       return text + indent + "}"
     }
+    if case .ifElse(let branches, let elseBody) = s.kind {
+      var text = ""
+      for (k, b) in branches.enumerated() {
+        text += (k == 0 ? indent + "if " : " else if ") + file.text(b.condition.span) + " {\n"
+        for st in b.body { text += annotated(st, file, indent: indent + "  ") + "\n" }
+        text += indent + "}"
+      }
+      if let body = elseBody {
+        text += " else {\n"
+        for st in body { text += annotated(st, file, indent: indent + "  ") + "\n" }
+        text += indent + "}"
+      }
+      return text
+    }
     let results = recorder.results[ObjectIdentifier(s)] ?? []
     if case .expect = s.kind, recorder.failedExpects.contains(ObjectIdentifier(s)) {
       return indent + "# " + file.text(s.span) + "    (did not hold in the session)"
@@ -307,6 +322,8 @@ public enum ReplHelp {
       return """
         Statements: \(Keywords.statements.joined(separator: " "))
         A call may end with '=> RESULT' (ok, an errno name, a|b, any). ';' separates statements.
+        At the prompt a call without '=>' just shows its result. 'if C { ... } else { ... }' branches;
+        values: numbers, durations, strings, true/false, addresses (127.0.0.1 + i), endpoints.
         Meta commands: .help [statements|options|sysctls|states|errno NAME|meta], .show, .backend sim|real,
           .reset, .save FILE, .load FILE, .quit (or Ctrl-D). Tab completes; Ctrl-C drops the line.
 

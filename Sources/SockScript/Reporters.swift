@@ -25,8 +25,7 @@ public final class StringSink: OutputSink {
 
 /// `  12  bind a 127.0.0.1:80            `: the line number and the
 /// statement padded to its column, as the transcript and diff print them.
-func transcriptPrefix(line: Int, text: String) -> String {
-  let num = String(line)
+func transcriptPrefix(label num: String, text: String) -> String {
   return String(repeating: " ", count: max(0, 4 - num.count)) + num + "  " + pad(text, 44) + " "
 }
 
@@ -79,7 +78,7 @@ public final class TextReporter: Reporter {
     if let c = e.info.cache {
       prefix = c
     } else {
-      let p = transcriptPrefix(line: e.line, text: e.text)
+      let p = transcriptPrefix(label: e.label, text: e.text)
       prefix = Array(p.utf8)
       e.info.cache = prefix
     }
@@ -93,7 +92,7 @@ public final class TextReporter: Reporter {
         if !e.pass {
           put("  FAIL: expected ")
           put(e.expected ?? "ok")
-        } else if e.errno != nil {
+        } else if e.errno != nil && e.stmt.result != nil {
           put(" (expected)")
         }
         if let (l, rm) = e.shownEndpoints {
@@ -142,7 +141,7 @@ public final class TextReporter: Reporter {
     case 1:
       out.write("FAIL  \(s.file): \(s.failed) of \(s.expectations) expectations failed\(firstFailLine.map { " (first at line \($0))" } ?? "")\n")
     default:
-      out.write("ERROR \(s.file): stopped by an error after \(s.statements) statements\n")
+      out.write("ERROR \(s.file): stopped by an error after \(s.statements) statement\(s.statements == 1 ? "" : "s")\n")
     }
   }
 }
@@ -161,7 +160,7 @@ public final class JSONReporter: Reporter {
 
   public func step(_ e: StepEvent) {
     let o: JSON = .object([
-      ("file", .string(e.file)), ("line", .int(e.line)), ("text", .string(e.text)), ("op", .string(e.op)),
+      ("file", .string(e.file)), ("line", .int(e.line)), ("column", .int(e.column)), ("text", .string(e.text)), ("op", .string(e.op)),
       ("socket", .str(e.socket)), ("result", .str(e.result)), ("expected", .str(e.expected)), ("pass", .bool(e.pass)),
       ("local", .str(e.local?.description)), ("remote", .str(e.remote?.description)), ("why", .str(e.why)), ("time_ms", .int(Int(e.timeMs))),
     ])

@@ -27,6 +27,13 @@ public enum Value: Equatable, Sendable {
     }
   }
 
+  /// The type name with its article, for messages ("an integer", "nothing").
+  public var aTypeName: String {
+    let n = typeName
+    if self == .none { return n }
+    return ("aeiou".contains(n.first!) ? "an " : "a ") + n
+  }
+
   /// How `print` and `$(...)` show a value.
   public var text: String {
     switch self {

@@ -41,6 +41,8 @@ public struct EndpointSyntax: Equatable, Sendable {
 
 public indirect enum ExprKind: Equatable, Sendable {
   case int(Int)
+  /// `true` or `false`.
+  case bool(Bool)
   case string(String)
   case duration(Int64)  // milliseconds
   case ipv4(String)
@@ -79,6 +81,16 @@ public enum TemplatePart: Equatable, Sendable {
   case expr(Expr)
 }
 
+/// One `if` or `else if` of an `if` statement.
+public struct IfBranch: Equatable, Sendable {
+  public var condition: Expr
+  public var body: [Stmt]
+  public init(condition: Expr, body: [Stmt]) {
+    self.condition = condition
+    self.body = body
+  }
+}
+
 public struct Word: Equatable, Sendable {
   public var text: String
   public var span: Span
@@ -104,6 +116,9 @@ public enum StmtKind: Equatable, Sendable {
   case letVar(Word, Expr)
   case expect(Expr)
   case repeatLoop(count: Expr, variable: Word?, body: [Stmt])
+  /// `if C { ... } else if C { ... } else { ... }`: the first branch whose
+  /// condition holds runs, else `elseBody`.
+  case ifElse(branches: [IfBranch], elseBody: [Stmt]?)
   case print([Expr])
   case show
 }
@@ -152,6 +167,7 @@ public final class Stmt: Equatable, @unchecked Sendable {
     case .letVar: return .letVar
     case .expect: return .expect
     case .repeatLoop: return .repeatLoop
+    case .ifElse: return .ifElse
     case .print: return .print
     case .show: return .show
     }
@@ -190,6 +206,7 @@ public enum Keyword: String, CaseIterable, Sendable {
   case letVar = "let"
   case expect
   case repeatLoop = "repeat"
+  case ifElse = "if"
   case print, show
 
   /// The word a statement starts with.
@@ -200,7 +217,7 @@ public enum Keyword: String, CaseIterable, Sendable {
   /// A call with a result, which may end with `=> RESULT`.
   public var isCall: Bool {
     switch self {
-    case .sleep, .ulimit, .letVar, .expect, .repeatLoop, .print, .show: return false
+    case .sleep, .ulimit, .letVar, .expect, .repeatLoop, .ifElse, .print, .show: return false
     default: return true
     }
   }
@@ -235,6 +252,7 @@ public enum Keyword: String, CaseIterable, Sendable {
     case .letVar: return "let NAME = EXPR"
     case .expect: return "expect EXPR"
     case .repeatLoop: return "repeat N [as VAR] { ... }"
+    case .ifElse: return "if EXPR { ... } [else if EXPR { ... }] [else { ... }]"
     case .print: return "print EXPR[, EXPR...]"
     case .show: return "show"
     }
@@ -248,5 +266,6 @@ public enum Keywords {
   public static let shutdownModes = ["rd", "wr", "rdwr"]
   public static let properties = ["state", "laddr", "lport", "raddr", "rport", "local", "remote", "result", "data", "from"]
   public static let functions = ["count"]
-  public static let wordOperators = ["and", "or", "not", "in", "as", "uid", "ok", "any", "on", "off"]
+  public static let wordOperators = ["and", "or", "not", "in", "as", "uid", "ok", "any", "on", "off", "else"]
+  public static let literals = ["true", "false"]
 }

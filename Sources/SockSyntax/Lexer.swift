@@ -197,7 +197,16 @@ public struct Lexer {
         return error("fractional numbers are only allowed in durations", start, hint: "write e.g. '1.5s'")
       }
       while pos < limit && (Lexer.isAlnum(b[pos]) || b[pos] == UInt8(ascii: ".")) { pos += 1 }
-      return error("malformed IPv4 address '\(file.text(Span(start, pos)))'", start, hint: "an IPv4 address has four parts, e.g. 127.0.0.1")
+      let written = file.text(Span(start, pos))
+      if written.hasSuffix("."), at(pos) == UInt8(ascii: "$") {
+        // 10.60.0.$(i+1): an address is built by arithmetic, not by pasting text.
+        let parts = written.split(separator: ".").map(String.init)
+        let base = (parts + Array(repeating: "0", count: max(0, 4 - parts.count))).prefix(4).joined(separator: ".")
+        return error(
+          "malformed IPv4 address '\(written)'", start,
+          hint: "compute it instead: '$(\(base) + N)', e.g. 'connect c[i] $(\(base) + i + 1):80'")
+      }
+      return error("malformed IPv4 address '\(written)'", start, hint: "an IPv4 address has four parts, e.g. 127.0.0.1")
     }
     if Lexer.isAlpha(at(pos)) { return durationUnit(start) }
     return make(.number, start)

@@ -94,7 +94,7 @@ public struct Parser {
     while true {
       while tok.kind == .newline || tok.kind == .semicolon { advance() }
       if tok.kind == .eof {
-        if inBraces { _ = fail("this '{' is never closed", opening, hint: "every 'repeat ... {' needs a matching '}'") }
+        if inBraces { _ = fail("this '{' is never closed", opening, hint: "every 'repeat ... {' and 'if ... {' needs a matching '}'") }
         return out
       }
       if tok.kind == .rbrace {
@@ -102,7 +102,7 @@ public struct Parser {
           advance()
           return out
         }
-        _ = fail("unexpected '}'", hint: "there is no open 'repeat' block here")
+        _ = fail("unexpected '}'", hint: "there is no open 'repeat' or 'if' block here")
         advance()
         continue
       }
@@ -122,6 +122,14 @@ public struct Parser {
     }
   }
 
+  /// `{ ... }` after `if EXPR`, `else if EXPR` or `else` (the brace may
+  /// start the next line).
+  mutating func braced(_ what: String) throws -> [Stmt] {
+    while tok.kind == .newline { advance() }
+    let brace = try expect(.lbrace, "'{' to open the '\(what)' body", hint: "write e.g. 'if n == 3 { print n } else { print 0 }'")
+    return block(inBraces: true, opening: brace.span)
+  }
+
   mutating func statement() throws -> Stmt {
     guard tok.kind == .ident else {
       throw fail("expected a statement, found \(found())")
@@ -131,6 +139,9 @@ public struct Parser {
     let start = tok.start
     guard let keyword = Keyword(rawValue: kw) else {
       advance()
+      if kw == "else" {
+        throw fail("'else' without an 'if'", kwTok.span, hint: "write it on the line of the '}' that closes the 'if' body: '} else {'")
+      }
       throw fail("unknown statement '\(kw)'", kwTok.span, hint: Suggest.hint(for: kw, in: Keywords.statements))
     }
     advance()
@@ -140,10 +151,14 @@ public struct Parser {
       let r = try ref()
       var proto: Word?
       var uid: Expr?
-      if tok.kind == .ident && tokText != "uid" { proto = try word("a protocol") }
-      if isWord("uid") {
-        advance()
-        uid = try expr()
+      // PROTO and `uid N` in either order.
+      for _ in 0..<2 {
+        if isWord("uid") && uid == nil {
+          advance()
+          uid = try unary()
+        } else if tok.kind == .ident && proto == nil && !isWord("uid") {
+          proto = try word("a protocol")
+        }
       }
       kind = .socket(r, proto: proto, uid: uid)
     case .setopt:
@@ -213,6 +228,20 @@ public struct Parser {
       let brace = try expect(.lbrace, "'{' to open the loop body", hint: "write 'repeat 10 { ... }'")
       let body = block(inBraces: true, opening: brace.span)
       kind = .repeatLoop(count: count, variable: v, body: body)
+    case .ifElse:
+      var branches = [IfBranch(condition: try expr(), body: try braced("if"))]
+      var elseBody: [Stmt]?
+      while isWord("else") {
+        advance()
+        if isWord("if") {
+          advance()
+          branches.append(IfBranch(condition: try expr(), body: try braced("else if")))
+        } else {
+          elseBody = try braced("else")
+          break
+        }
+      }
+      kind = .ifElse(branches: branches, elseBody: elseBody)
     case .print:
       var items = [try expr()]
       while tok.kind == .comma {

@@ -138,6 +138,7 @@ extension Parser {
       let name = text(t)
       if ["and", "or", "in"].contains(name) { throw fail("expected an expression, found '\(name)'") }
       advance()
+      if name == "true" || name == "false" { return Expr(.bool(name == "true"), t.span) }
       if name == "count" && tok.kind == .lparen {
         advance()
         var args: [Expr] = []

@@ -54,6 +54,9 @@ public final class SourceFile: @unchecked Sendable {
     return Location(line: line, column: col)
   }
 
+  /// How many lines hold text (a final newline opens none).
+  public var lineCount: Int { lineStarts.last == bytes.count && lineStarts.count > 1 ? lineStarts.count - 1 : lineStarts.count }
+
   /// The text of a 1-based line without its newline.
   public func lineText(_ line: Int) -> String {
     guard line >= 1 && line <= lineStarts.count else { return "" }

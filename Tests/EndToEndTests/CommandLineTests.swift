@@ -77,7 +77,7 @@ final class CommandLineTests: XCTestCase {
     XCTAssertEqual(summary["exit"] as? Int, 0)
     XCTAssertEqual(summary["failed"] as? Int, 0)
     let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
-    XCTAssertEqual(Set(first.keys), ["file", "line", "text", "op", "socket", "result", "expected", "pass", "local", "remote", "why", "time_ms"])
+    XCTAssertEqual(Set(first.keys), ["file", "line", "column", "text", "op", "socket", "result", "expected", "pass", "local", "remote", "why", "time_ms"])
   }
 
   func testSameSeedSameBytes() throws {

@@ -55,7 +55,7 @@ final class BatchTests: XCTestCase {
   func testFailedExpectCarriesItsDetailInJSON() {
     let (_, out, _) = run("let x = 2\nexpect x == 3", format: .json)
     let line = out.split(separator: "\n").compactMap { JSON.parse(String($0)) }.first { $0["op"]?.stringValue == "expect" }
-    XCTAssertEqual(line?["detail"]?.stringValue, "x is 2, 3 is 3")
+    XCTAssertEqual(line?["detail"]?.stringValue, "x is 2, expected 3")
     let (_, ok, _) = run("expect 1 == 1", format: .json)
     XCTAssertFalse(ok.contains("\"detail\""))
   }

@@ -21,6 +21,16 @@ final class CheckerTests: XCTestCase {
     XCTAssertEqual(d[1].message, "unknown socket 'b'")
   }
 
+  func testPastedAddressPointsToArithmetic() {
+    let (d, _) = diags("let i = 1\nsocket c\nbind c 10.60.0.$(i+1):80")
+    XCTAssertEqual(d.first?.message, "malformed IPv4 address '10.60.0.'")
+    XCTAssertEqual(d.first?.hint, "compute it instead: '$(10.60.0.0 + N)', e.g. 'connect c[i] $(10.60.0.0 + i + 1):80'")
+  }
+
+  func testSocketTakesProtocolAndUidInEitherOrder() {
+    XCTAssertEqual(diags("socket a uid 1000 udp\nsocket b udp6 uid 7\nsocket c uid 3").0, [])
+  }
+
   func testOptionHint() {
     let (d, f) = diags("socket a\nsetopt a reuseadr")
     XCTAssertEqual(d.first?.message, "unknown option 'reuseadr'")

@@ -18,6 +18,7 @@ final class EditorGrammarTests: XCTestCase {
     ("protocols", "sockProto", Keywords.protocols),
     ("shutdown-modes", "sockShutdown", Keywords.shutdownModes),
     ("word-operators", "sockOperator", Keywords.wordOperators),
+    ("literals", "sockBoolean", Keywords.literals),
     ("functions", "sockFunction", Keywords.functions),
   ]
 

@@ -28,11 +28,54 @@ final class InterpreterTests: XCTestCase {
     XCTAssertFalse(out.contains("listen a"), "nothing runs after the first failure")
   }
 
+  func testIfNeedsACondition() {
+    let (code, _, err) = run("let n = 3\nif n { print n }")
+    XCTAssertEqual(code, 2)
+    XCTAssertTrue(err.contains("-e:2:4: error: 'if' needs a condition, but this is an integer"), err)
+  }
+
+  func testLetInsideABodyEndsWithIt() {
+    // A new name lives until the body's '}' (each iteration starts without
+    // it); an outer name is assigned where it was defined.
+    let (code, out, err) = run("let total = 0\nrepeat 3 {\n  let step = i * 2\n  let total = total + step\n}\nexpect total == 6\nprint total")
+    XCTAssertEqual(code, 0, err)
+    XCTAssertTrue(out.contains("\n6\n"), out)
+  }
+
+  func testFailedAcceptNamesASocketThatNeverOpened() {
+    let (code, out, err) = run(
+      "socket l; bind l 127.0.0.1:8080; listen l; setopt l nonblock\naccept l as x => EAGAIN\nexpect x.result == EAGAIN\nexpect x.state == CLOSED\nclose x => EBADF"
+    )
+    XCTAssertEqual(code, 0, out + err)
+    XCTAssertTrue(out.contains("why: x never opened: its 'accept' failed with EAGAIN"), out)
+  }
+
+  func testAddressArithmeticStaysInItsFamily() {
+    let (code, _, err) = run("let a = 255.255.255.254\nprint a + 1\nprint a + 2")
+    XCTAssertEqual(code, 2)
+    XCTAssertTrue(err.contains("-e:3:7: error: 255.255.255.254 + 2 is outside IPv4"), err)
+    let (c6, _, e6) = run("print [::] - 1")
+    XCTAssertEqual(c6, 2)
+    XCTAssertTrue(e6.contains("[::] - 1 is outside IPv6"), e6)
+  }
+
+  func testFailedExpectationSaysWhatWasExpected() {
+    let (_, out, _) = run("socket a; bind a 127.0.0.1:0; close a\nexpect count(BOUND) == 1\nexpect 3 in 4..5", keepGoing: true)
+    XCTAssertTrue(out.contains("FAIL: count(BOUND) is 0, expected 1"), out)
+    XCTAssertTrue(out.contains("FAIL: 3 is 3, expected 4..5"), out)
+  }
+
+  func testOneLineSourceNumbersByColumn() {
+    let (_, out, _) = run("socket a; bind a 127.0.0.1:0")
+    XCTAssertTrue(out.contains(" 1:1  socket a"), out)
+    XCTAssertTrue(out.contains("1:11  bind a 127.0.0.1:0"), out)
+  }
+
   func testKeepGoing() {
     let (code, out, _) = run("expect 1 == 2\nexpect 2 == 3\nexpect 3 == 3", keepGoing: true)
     XCTAssertEqual(code, 1)
     XCTAssertTrue(out.contains("FAIL  -e: 2 of 3 expectations failed (first at line 1)"), out)
-    XCTAssertTrue(out.contains("FAIL: 1 is 1, 2 is 2"))
+    XCTAssertTrue(out.contains("FAIL: 1 is 1, expected 2"), out)
   }
 
   func testShowNamesReuseportGroups() {
@@ -65,7 +108,7 @@ final class InterpreterTests: XCTestCase {
     XCTAssertEqual(lines.count, 6, out)
     XCTAssertEqual(
       lines[1],
-      #"{"file":"-e","line":2,"text":"bind c[0] 127.0.0.1:$(5000 + i) => ok|EINVAL","op":"bind","socket":"c[0]","result":"ok","expected":"ok|EINVAL","pass":true,"local":"127.0.0.1:5000","remote":null,"why":null,"time_ms":0}"#
+      #"{"file":"-e","line":2,"column":12,"text":"bind c[0] 127.0.0.1:$(5000 + i) => ok|EINVAL","op":"bind","socket":"c[0]","result":"ok","expected":"ok|EINVAL","pass":true,"local":"127.0.0.1:5000","remote":null,"why":null,"time_ms":0}"#
     )
     XCTAssertTrue(lines[2].contains(#""result":"EINVAL""#))
     XCTAssertEqual(lines[3], #"{"print":"5000"}"#)

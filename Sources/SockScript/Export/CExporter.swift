@@ -147,14 +147,9 @@ public struct CExporter {
       open(s)
       emit("int ok = as_bool(\(w.expr(e)), \(w.pos(e.span)), \"expect needs a comparison\");")
       emit("char detail[512] = \"\";")
-      let ops = w.explainOperands(e)
-      if ops.isEmpty {
-        emit("if (!ok) snprintf(detail, sizeof detail, \"%s\", \(Self.literal(w.text(e.span) + " is false")));")
-      } else {
-        let fmt = ops.map { _ in "%s is %s" }.joined(separator: ", ")
-        let args = ops.map { "\(Self.literal(w.text($0.span))), text(\(w.expr($0)))" }.joined(separator: ", ")
-        emit("if (!ok) snprintf(detail, sizeof detail, \"\(fmt)\", \(args));")
-      }
+      let (fmt, values) = w.explanation(e)
+      let args = values.map { ", text(\(w.expr($0)))" }.joined()
+      emit("if (!ok) snprintf(detail, sizeof detail, \(Self.literal(fmt))\(args));")
       emit("expect(\(w.line(s)), \(text), ok, detail);")
       close()
     case .repeatLoop(let count, let v, let body):
@@ -172,6 +167,20 @@ public struct CExporter {
       close()
       emit("\(name) = saved;")
       close()
+    case .ifElse(let branches, let elseBody):
+      for (k, b) in branches.enumerated() {
+        emit("\(k == 0 ? "" : "} else ")if (\(w.condition(b.condition))) {  /* line \(w.line(s)) */")
+        depth += 1
+        block(b.body)
+        depth -= 1
+      }
+      if let body = elseBody {
+        emit("} else {")
+        depth += 1
+        block(body)
+        depth -= 1
+      }
+      emit("}")
     case .print(let items):
       open(s)
       emit("val vs[\(items.count)];")

@@ -27,6 +27,9 @@ struct ExportWriter {
         case .repeatLoop(_, let v, let body):
           vars.insert(v?.text ?? "i")
           collect(body)
+        case .ifElse(let branches, let elseBody):
+          branches.forEach { collect($0.body) }
+          collect(elseBody ?? [])
         default: break
         }
       }
@@ -49,6 +52,9 @@ struct ExportWriter {
   func bool(_ b: Bool) -> String { dialect == .c ? (b ? "1" : "0") : (b ? "True" : "False") }
 
   func int(_ e: Expr) -> String { "as_int(\(expr(e)), \(pos(e.span)))" }
+
+  /// An `if` condition, as the interpreter checks it.
+  func condition(_ e: Expr) -> String { "as_bool(\(expr(e)), \(pos(e.span)), \"'if' needs a condition\")" }
 
   /// The slot of a socket name (`c`, `c[i+1]`).
   func slot(_ r: SockRef, creating: Bool) -> String {
@@ -123,6 +129,7 @@ struct ExportWriter {
     let c = dialect == .c
     switch e.kind {
     case .int(let i): return c ? "v_int(\(i)LL)" : "\(i)"
+    case .bool(let b): return c ? "v_bool(\(b ? 1 : 0))" : (b ? "True" : "False")
     case .string(let s): return c ? "v_str(\(literal(s)))" : literal(s)
     case .duration(let ms): return c ? "v_dur(\(ms)LL)" : "Dur(\(ms))"
     case .ipv4(let s), .ipv6(let s): return c ? "v_addr(\(literal(s)))" : "addr_literal(\(literal(s)), \(pos(e.span)))"
@@ -175,11 +182,19 @@ struct ExportWriter {
   }
 
   /// For a failed `expect`: the operands to show, as in the transcript.
-  func explainOperands(_ e: Expr) -> [Expr] {
-    switch e.kind {
-    case .binary(let op, let a, let b) where [.eq, .ne, .lt, .le, .gt, .ge].contains(op): return [a, b]
-    case .inRange(let a, _, _): return [a]
-    default: return []
+  /// A failed expectation's message as a printf-style format (`%s` for each
+  /// value) and the expressions whose text fills it (FalseExplanation).
+  func explanation(_ e: Expr) -> (format: String, values: [Expr]) {
+    var format = ""
+    var values: [Expr] = []
+    for p in FalseExplanation.pieces(e, source: text, isVariable: variables.contains) {
+      switch p {
+      case .text(let t): format += t.split(separator: "%", omittingEmptySubsequences: false).joined(separator: "%%")
+      case .value(let x):
+        format += "%s"
+        values.append(x)
+      }
     }
+    return (format, values)
   }
 }

@@ -60,6 +60,15 @@ public struct PythonExporter {
     for s in stmts { statement(s) }
   }
 
+  /// A body under `for`, `if`, `elif` or `else:` (`pass` when it is empty).
+  mutating func indented(_ body: [Stmt]) {
+    depth += 1
+    let before = out.count
+    block(body)
+    if out.count == before { emit("pass") }
+    depth -= 1
+  }
+
   mutating func comment(_ s: Stmt) { emit("# line \(w.line(s)): \(w.text(s.span))") }
 
   /// A call: the statement's socket as `s` (and, unless the call creates
@@ -133,23 +142,23 @@ public struct PythonExporter {
       emit("note(\(w.line(s)), \(text), \"= \" + text(VARS[\(Self.literal(name.text))]))")
     case .expect(let e):
       comment(s)
-      let ops = w.explainOperands(e)
-      let detail: String
-      if ops.isEmpty {
-        detail = "lambda: \(Self.literal(w.text(e.span) + " is false"))"
-      } else {
-        let fmt = ops.map { _ in "%s is %s" }.joined(separator: ", ")
-        detail = "lambda: \"\(fmt)\" % (\(ops.map { "\(Self.literal(w.text($0.span))), text(\(w.expr($0)))" }.joined(separator: ", ")))"
-      }
+      let (fmt, values) = w.explanation(e)
+      let detail = "lambda: \(Self.literal(fmt)) % (\(values.map { "text(\(w.expr($0))), " }.joined()))"
       emit("expect(\(w.line(s)), \(text), as_bool(\(w.expr(e)), \(w.pos(e.span)), \"expect needs a comparison\"), \(detail))")
     case .repeatLoop(let count, let v, let body):
       emit("# line \(w.line(s)): repeat")
       emit("for _ in loop(\(Self.literal(v?.text ?? "i")), \(w.int(count)), \(w.pos(count.span))):")
-      depth += 1
-      let before = out.count
-      block(body)
-      if out.count == before { emit("pass") }
-      depth -= 1
+      indented(body)
+    case .ifElse(let branches, let elseBody):
+      emit("# line \(w.line(s)): if")
+      for (k, b) in branches.enumerated() {
+        emit("\(k == 0 ? "if" : "elif") \(w.condition(b.condition)):")
+        indented(b.body)
+      }
+      if let body = elseBody {
+        emit("else:")
+        indented(body)
+      }
     case .print(let items):
       comment(s)
       emit("print_values([\(items.map { w.expr($0) }.joined(separator: ", "))])")

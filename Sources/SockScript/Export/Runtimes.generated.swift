@@ -146,6 +146,12 @@ enum CRuntime {
       return n[v.t];
     }
 
+    /* The type name with its article, for messages ("an integer", "nothing"). */
+    RT const char *a_type(val v) {
+      static const char *n[] = {"nothing", "an integer", "a string", "a duration", "an address", "an endpoint", "a state", "a result", "a boolean", "nothing"};
+      return n[v.t];
+    }
+
     RT void addr_text(addr_t a, char *out, size_t n) {
       if (a.fam == AF_INET6) {
         char t[INET6_ADDRSTRLEN];
@@ -201,16 +207,36 @@ enum CRuntime {
     }
 
     RT long long as_int(val v, int line, int col) {
-      if (v.t != V_INT) rt_error(line, col, "expected an integer, but this is a %s (%s)", type_name(v), text(v));
+      if (v.t != V_INT) rt_error(line, col, "expected an integer, but this is %s (%s)", a_type(v), text(v));
       return v.i;
     }
 
     RT int as_bool(val v, int line, int col, const char *what) {
-      if (v.t != V_BOOL) rt_error(line, col, "%s, not a %s", what, type_name(v));
+      if (v.t != V_BOOL) rt_error(line, col, "%s, not %s", what, a_type(v));
       return (int)v.i;
     }
 
+    /* ADDRESS + N, ADDRESS - N: the address as a big-endian number of 4 or 16
+       bytes, within its family. */
+    RT val addr_arith(char op, val x, long long n, int line, int col) {
+      int len = x.a.fam == AF_INET6 ? 16 : 4;
+      unsigned long long step = n < 0 ? 0ULL - (unsigned long long)n : (unsigned long long)n;
+      int up = (op == '+') == (n >= 0);
+      val r = x;
+      unsigned carry = 0;
+      for (int k = len - 1; k >= 0; k--) {
+        unsigned d = (unsigned)(step & 0xFF);
+        step >>= 8;
+        int v = up ? (int)r.a.b[k] + (int)d + (int)carry : (int)r.a.b[k] - (int)d - (int)carry;
+        carry = up ? (v > 255) : (v < 0);
+        r.a.b[k] = (unsigned char)(v & 0xFF);
+      }
+      if (carry || step) rt_error(line, col, "%s %c %lld is outside %s", text(x), op, n, len == 4 ? "IPv4" : "IPv6");
+      return r;
+    }
+
     RT val arith(char op, val x, val y, int line, int col) {
+      if ((op == '+' || op == '-') && x.t == V_ADDR && y.t == V_INT) return addr_arith(op, x, y.i, line, col);
       if (op == '+') {
         if (x.t == V_STR || y.t == V_STR) {
           const char *a = text(x), *b = text(y);
@@ -223,7 +249,7 @@ enum CRuntime {
         if (x.t == V_DUR && y.t == V_DUR) return v_dur(x.i + y.i);
       }
       if (x.t != V_INT || y.t != V_INT)
-        rt_error(line, col, "'%c' needs integers, not a %s and a %s", op, type_name(x), type_name(y));
+        rt_error(line, col, "'%c' needs integers, not %s and %s", op, a_type(x), a_type(y));
       switch (op) {
       case '+': return v_int(x.i + y.i);
       case '-': return v_int(x.i - y.i);
@@ -238,7 +264,7 @@ enum CRuntime {
       if (x.t == V_NONE || y.t == V_NONE) return x.t == y.t;
       if (x.t == V_STR && y.t != V_STR) return strcmp(x.s, text(y)) == 0;
       if (y.t == V_STR && x.t != V_STR) return strcmp(text(x), y.s) == 0;
-      if (x.t != y.t) rt_error(line, col, "cannot compare a %s with a %s", type_name(x), type_name(y));
+      if (x.t != y.t) rt_error(line, col, "cannot compare %s with %s", a_type(x), a_type(y));
       switch (x.t) {
       case V_STR: return strcmp(x.s, y.s) == 0;
       case V_ADDR: return x.a.fam == y.a.fam && memcmp(x.a.b, y.a.b, 16) == 0;
@@ -251,7 +277,7 @@ enum CRuntime {
       if (!strcmp(op, "==")) return v_bool(v_equal(x, y, line, col));
       if (!strcmp(op, "!=")) return v_bool(!v_equal(x, y, line, col));
       if (!((x.t == V_INT && y.t == V_INT) || (x.t == V_DUR && y.t == V_DUR)))
-        rt_error(line, col, "cannot order a %s and a %s", type_name(x), type_name(y));
+        rt_error(line, col, "cannot order %s and %s", a_type(x), a_type(y));
       if (!strcmp(op, "<")) return v_bool(x.i < y.i);
       if (!strcmp(op, "<=")) return v_bool(x.i <= y.i);
       if (!strcmp(op, ">")) return v_bool(x.i > y.i);
@@ -261,7 +287,7 @@ enum CRuntime {
     RT int in_range(long long x, long long lo, long long hi) { return x >= lo && x <= hi; }
 
     RT val neg(val x, int line, int col) {
-      if (x.t != V_INT) rt_error(line, col, "cannot negate a %s", type_name(x));
+      if (x.t != V_INT) rt_error(line, col, "cannot negate %s", a_type(x));
       return v_int(-x.i);
     }
 
@@ -328,12 +354,12 @@ enum CRuntime {
       val from;
     } slot;
 
-    static slot *slots;
+    static slot **slots; /* each slot allocated alone: a slot pointer stays valid while others are added */
     static int nslots;
 
     RT slot *find_slot(const char *name) {
       for (int k = 0; k < nslots; k++)
-        if (!strcmp(slots[k].name, name)) return &slots[k];
+        if (!strcmp(slots[k]->name, name)) return slots[k];
       return NULL;
     }
 
@@ -344,9 +370,10 @@ enum CRuntime {
       slot *s = find_slot(name);
       if (s) return s;
       if (!creating && indexed) rt_error(line, col, "socket %s does not exist", name);
-      slots = realloc(slots, sizeof(slot) * (size_t)(nslots + 1));
-      if (!slots) fatal("out of memory");
-      s = &slots[nslots++];
+      slots = realloc(slots, sizeof(slot *) * (size_t)(nslots + 1));
+      s = malloc(sizeof(slot));
+      if (!slots || !s) fatal("out of memory");
+      slots[nslots++] = s;
       s->name = dupstr(name);
       s->id = -1;
       s->result = 0;
@@ -464,13 +491,24 @@ enum CRuntime {
       s->from = v_none();
     }
 
+    /* A socket or accept that failed: the name stands for a socket that never
+       opened (CLOSED; every call on it is EBADF). */
+    RT void never_opened(slot *s, int tcp, int v6, unsigned uid) {
+      adopt(s, -1, tcp, v6, uid, 0);
+      recs[s->id].open = 0;
+    }
+
     RT int c_socket(slot *s, int tcp, int v6, long long uid, int line, int col) {
       if (uid < 0 || uid > 4294967295LL) rt_error(line, col, "uid %lld is out of range", uid);
       int was = as_user((unsigned)uid);
       int fd = socket(v6 ? AF_INET6 : AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
       back_to_root(was);
       g_local = g_remote = v_none();
-      if (fd < 0) return errno;
+      if (fd < 0) {
+        int e = errno;
+        never_opened(s, tcp, v6, (unsigned)uid);
+        return e;
+      }
       adopt(s, fd, tcp, v6, (unsigned)uid, 0);
       return 0;
     }
@@ -542,7 +580,13 @@ enum CRuntime {
       set_timeouts(r);
       CALL(r, accept4(r->fd, NULL, NULL, SOCK_CLOEXEC));
       g_local = g_remote = v_none();
-      if (rc < 0) return errno;
+      if (rc < 0) {
+        int e = errno;
+        never_opened(out, r->tcp, r->v6, r->uid);
+        out->result = e;
+        return e;
+      }
+      out->result = 0;
       adopt(out, rc, r->tcp, r->v6, r->uid, 1);
       g_local = name_of(rc, 0);
       g_remote = name_of(rc, 1);
@@ -892,7 +936,7 @@ enum CRuntime {
         /* The scenario's name for the socket, when a descriptor of ours holds it. */
         const char *name = "-";
         for (int j = 0; j < nslots && row->inode; j++) {
-          slot *sl = &slots[j];
+          slot *sl = slots[j];
           if (sl->id >= 0 && recs[sl->id].open && (unsigned)recs[sl->id].inode == row->inode) name = sl->name;
         }
         int s = row->tcp ? from_tcp_state(row->state) : (row->state == 1 ? S_ESTABLISHED : S_BOUND);
@@ -964,7 +1008,7 @@ enum CRuntime {
       if (code == 0 && g_failed) code = 1;
       if (code == 0) printf("PASS  %s: %d statements, %d expectations held\n", g_file, g_statements, g_expectations);
       else if (code == 1) printf("FAIL  %s: %d of %d expectations failed\n", g_file, g_failed, g_expectations);
-      else printf("ERROR %s: stopped by an error after %d statements\n", g_file, g_statements);
+      else printf("ERROR %s: stopped by an error after %d statement%s\n", g_file, g_statements, g_statements == 1 ? "" : "s");
       fflush(stdout);
       for (int k = 0; k < nrecs; k++) if (recs[k].open) close(recs[k].fd);
       exit(code);
@@ -1113,6 +1157,12 @@ enum PythonRuntime {
         return "nothing"
 
 
+    def a_type(v):
+        """The type name with its article, for messages ("an integer", "nothing")."""
+        n = type_name(v)
+        return n if n == "nothing" else ("an " if n[0] in "aeiou" else "a ") + n
+
+
     def dur_text(ms):
         if ms % 1000 == 0:
             return "%ds" % (ms // 1000)
@@ -1146,24 +1196,31 @@ enum PythonRuntime {
 
     def as_int(v, line, col):
         if type_name(v) != "integer":
-            rt_error(line, col, "expected an integer, but this is a %s (%s)" % (type_name(v), text(v)))
+            rt_error(line, col, "expected an integer, but this is %s (%s)" % (a_type(v), text(v)))
         return int(v)
 
 
     def as_bool(v, line, col, what):
         if not isinstance(v, bool):
-            rt_error(line, col, "%s, not a %s" % (what, type_name(v)))
+            rt_error(line, col, "%s, not %s" % (what, a_type(v)))
         return v
 
 
     def arith(op, x, y, line, col):
+        if op in "+-" and isinstance(x, Addr) and type_name(y) == "integer":
+            # ADDRESS + N, ADDRESS - N: within the address's family.
+            size = len(x.packed)
+            v = int.from_bytes(x.packed, "big") + (y if op == "+" else -y)
+            if not 0 <= v < 1 << (8 * size):
+                rt_error(line, col, "%s %s %d is outside %s" % (text(x), op, y, "IPv4" if size == 4 else "IPv6"))
+            return Addr(x.fam, v.to_bytes(size, "big"))
         if op == "+":
             if isinstance(x, str) or isinstance(y, str):
                 return text(x) + text(y)
             if isinstance(x, Dur) and isinstance(y, Dur):
                 return Dur(x + y)
         if type_name(x) != "integer" or type_name(y) != "integer":
-            rt_error(line, col, "'%s' needs integers, not a %s and a %s" % (op, type_name(x), type_name(y)))
+            rt_error(line, col, "'%s' needs integers, not %s and %s" % (op, a_type(x), a_type(y)))
         if op in "/%" and y == 0:
             rt_error(line, col, "division by zero")
         if op == "+":
@@ -1184,7 +1241,7 @@ enum PythonRuntime {
         if isinstance(y, str) and not isinstance(x, str):
             return text(x) == y
         if type_name(x) != type_name(y):
-            rt_error(line, col, "cannot compare a %s with a %s" % (type_name(x), type_name(y)))
+            rt_error(line, col, "cannot compare %s with %s" % (a_type(x), a_type(y)))
         return x == y
 
 
@@ -1194,13 +1251,13 @@ enum PythonRuntime {
         if op == "!=":
             return not equal(x, y, line, col)
         if not (type_name(x) == type_name(y) and type_name(x) in ("integer", "duration")):
-            rt_error(line, col, "cannot order a %s and a %s" % (type_name(x), type_name(y)))
+            rt_error(line, col, "cannot order %s and %s" % (a_type(x), a_type(y)))
         return {"<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y}[op]
 
 
     def neg(x, line, col):
         if type_name(x) != "integer":
-            rt_error(line, col, "cannot negate a %s" % type_name(x))
+            rt_error(line, col, "cannot negate %s" % a_type(x))
         return -x
 
 
@@ -1242,9 +1299,15 @@ enum PythonRuntime {
     class Rec:
         def __init__(self, sock, tcp, v6, uid):
             self.sock, self.tcp, self.v6, self.uid = sock, tcp, v6, uid
-            self.open, self.may_peer, self.timeouts = True, False, False
-            self.inode = os.fstat(sock.fileno()).st_ino
+            self.open, self.may_peer, self.timeouts = sock is not None, False, False
+            self.inode = os.fstat(sock.fileno()).st_ino if sock is not None else 0
             self.last_l = self.last_r = None
+
+
+    def never_opened(s, tcp, v6, uid):
+        """A socket or accept that failed: the name stands for a socket that
+        never opened (CLOSED; every call on it is EBADF)."""
+        s.rec, s.data, s.frm = Rec(None, tcp, v6, uid), None, None
 
 
     class Slot:
@@ -1366,6 +1429,7 @@ enum PythonRuntime {
             with AsUser(uid):
                 sock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
         except OSError as e:
+            never_opened(s, tcp, v6, uid)
             return e.errno
         r = Rec(sock, tcp, v6, uid)
         RECS.append(r)
@@ -1468,7 +1532,10 @@ enum PythonRuntime {
         got = []
         e = attempt(r, lambda sock: got.append(sock.accept()[0]))
         if e:
+            never_opened(out, r.tcp, r.v6, r.uid)
+            out.result = e
             return e
+        out.result = 0
         child = Rec(got[0], r.tcp, r.v6, r.uid)
         child.may_peer = True
         RECS.append(child)
@@ -1782,7 +1849,7 @@ enum PythonRuntime {
         elif code == 1:
             print("FAIL  %s: %d of %d expectations failed" % (FILE, STATS["failed"], STATS["expectations"]))
         else:
-            print("ERROR %s: stopped by an error after %d statements" % (FILE, STATS["statements"]))
+            print("ERROR %s: stopped by an error after %d statement%s" % (FILE, STATS["statements"], "" if STATS["statements"] == 1 else "s"))
         sys.stdout.flush()
         for r in RECS:
             if r.open:

@@ -23,7 +23,7 @@ syn match   sockProperty    "\.\@<=\(state\|laddr\|lport\|raddr\|rport\|local\|r
 syn match   sockSysctl      "\<\(net\.ipv4\.ip_local_port_range\|net\.ipv4\.ip_local_reserved_ports\|net\.ipv4\.ip_autobind_reuse\|net\.ipv4\.ip_nonlocal_bind\|net\.ipv4\.ip_unprivileged_port_start\|net\.ipv4\.tcp_tw_reuse\|net\.ipv4\.tcp_tw_reuse_delay\|net\.ipv4\.tcp_max_tw_buckets\|net\.ipv4\.tcp_timestamps\|net\.ipv4\.tcp_fin_timeout\|net\.core\.somaxconn\|net\.ipv6\.bindv6only\|net\.ipv4\.tcp_syncookies\|net\.ipv4\.tcp_abort_on_overflow\|net\.ipv4\.tcp_syn_retries\|net\.ipv4\.tcp_syn_linear_timeouts\|net\.ipv4\.tcp_max_syn_backlog\)\>"
 
 syn keyword sockStatement socket setopt bind listen connect accept send recv sendto recvfrom
-syn keyword sockStatement shutdown close sleep sysctl addr ulimit let expect repeat print show
+syn keyword sockStatement shutdown close sleep sysctl addr ulimit let expect repeat if print show
 syn keyword sockSubKeyword add nofile
 syn keyword sockProto tcp udp tcp6 udp6
 syn keyword sockShutdown rd wr rdwr
@@ -39,7 +39,8 @@ syn keyword sockErrno ESHUTDOWN EHOSTDOWN EWOULDBLOCK ENOTSUP
 syn keyword sockState CLOSED BOUND LISTEN SYN_SENT SYN_RECV ESTABLISHED FIN_WAIT1 FIN_WAIT2
 syn keyword sockState CLOSE_WAIT CLOSING LAST_ACK TIME_WAIT
 syn keyword sockFunction count
-syn keyword sockOperator and or not in as uid ok any on off
+syn keyword sockOperator and or not in as uid ok any on off else
+syn keyword sockBoolean true false
 
 hi def link sockComment     Comment
 hi def link sockString      String
@@ -61,5 +62,6 @@ hi def link sockErrno       Constant
 hi def link sockState       Constant
 hi def link sockFunction    Function
 hi def link sockOperator    Operator
+hi def link sockBoolean     Boolean
 
 let b:current_syntax = "sock"

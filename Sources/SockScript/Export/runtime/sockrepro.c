@@ -140,6 +140,12 @@ RT const char *type_name(val v) {
   return n[v.t];
 }
 
+/* The type name with its article, for messages ("an integer", "nothing"). */
+RT const char *a_type(val v) {
+  static const char *n[] = {"nothing", "an integer", "a string", "a duration", "an address", "an endpoint", "a state", "a result", "a boolean", "nothing"};
+  return n[v.t];
+}
+
 RT void addr_text(addr_t a, char *out, size_t n) {
   if (a.fam == AF_INET6) {
     char t[INET6_ADDRSTRLEN];
@@ -195,16 +201,36 @@ RT const char *text(val v) {
 }
 
 RT long long as_int(val v, int line, int col) {
-  if (v.t != V_INT) rt_error(line, col, "expected an integer, but this is a %s (%s)", type_name(v), text(v));
+  if (v.t != V_INT) rt_error(line, col, "expected an integer, but this is %s (%s)", a_type(v), text(v));
   return v.i;
 }
 
 RT int as_bool(val v, int line, int col, const char *what) {
-  if (v.t != V_BOOL) rt_error(line, col, "%s, not a %s", what, type_name(v));
+  if (v.t != V_BOOL) rt_error(line, col, "%s, not %s", what, a_type(v));
   return (int)v.i;
 }
 
+/* ADDRESS + N, ADDRESS - N: the address as a big-endian number of 4 or 16
+   bytes, within its family. */
+RT val addr_arith(char op, val x, long long n, int line, int col) {
+  int len = x.a.fam == AF_INET6 ? 16 : 4;
+  unsigned long long step = n < 0 ? 0ULL - (unsigned long long)n : (unsigned long long)n;
+  int up = (op == '+') == (n >= 0);
+  val r = x;
+  unsigned carry = 0;
+  for (int k = len - 1; k >= 0; k--) {
+    unsigned d = (unsigned)(step & 0xFF);
+    step >>= 8;
+    int v = up ? (int)r.a.b[k] + (int)d + (int)carry : (int)r.a.b[k] - (int)d - (int)carry;
+    carry = up ? (v > 255) : (v < 0);
+    r.a.b[k] = (unsigned char)(v & 0xFF);
+  }
+  if (carry || step) rt_error(line, col, "%s %c %lld is outside %s", text(x), op, n, len == 4 ? "IPv4" : "IPv6");
+  return r;
+}
+
 RT val arith(char op, val x, val y, int line, int col) {
+  if ((op == '+' || op == '-') && x.t == V_ADDR && y.t == V_INT) return addr_arith(op, x, y.i, line, col);
   if (op == '+') {
     if (x.t == V_STR || y.t == V_STR) {
       const char *a = text(x), *b = text(y);
@@ -217,7 +243,7 @@ RT val arith(char op, val x, val y, int line, int col) {
     if (x.t == V_DUR && y.t == V_DUR) return v_dur(x.i + y.i);
   }
   if (x.t != V_INT || y.t != V_INT)
-    rt_error(line, col, "'%c' needs integers, not a %s and a %s", op, type_name(x), type_name(y));
+    rt_error(line, col, "'%c' needs integers, not %s and %s", op, a_type(x), a_type(y));
   switch (op) {
   case '+': return v_int(x.i + y.i);
   case '-': return v_int(x.i - y.i);
@@ -232,7 +258,7 @@ RT int v_equal(val x, val y, int line, int col) {
   if (x.t == V_NONE || y.t == V_NONE) return x.t == y.t;
   if (x.t == V_STR && y.t != V_STR) return strcmp(x.s, text(y)) == 0;
   if (y.t == V_STR && x.t != V_STR) return strcmp(text(x), y.s) == 0;
-  if (x.t != y.t) rt_error(line, col, "cannot compare a %s with a %s", type_name(x), type_name(y));
+  if (x.t != y.t) rt_error(line, col, "cannot compare %s with %s", a_type(x), a_type(y));
   switch (x.t) {
   case V_STR: return strcmp(x.s, y.s) == 0;
   case V_ADDR: return x.a.fam == y.a.fam && memcmp(x.a.b, y.a.b, 16) == 0;
@@ -245,7 +271,7 @@ RT val compare(const char *op, val x, val y, int line, int col) {
   if (!strcmp(op, "==")) return v_bool(v_equal(x, y, line, col));
   if (!strcmp(op, "!=")) return v_bool(!v_equal(x, y, line, col));
   if (!((x.t == V_INT && y.t == V_INT) || (x.t == V_DUR && y.t == V_DUR)))
-    rt_error(line, col, "cannot order a %s and a %s", type_name(x), type_name(y));
+    rt_error(line, col, "cannot order %s and %s", a_type(x), a_type(y));
   if (!strcmp(op, "<")) return v_bool(x.i < y.i);
   if (!strcmp(op, "<=")) return v_bool(x.i <= y.i);
   if (!strcmp(op, ">")) return v_bool(x.i > y.i);
@@ -255,7 +281,7 @@ RT val compare(const char *op, val x, val y, int line, int col) {
 RT int in_range(long long x, long long lo, long long hi) { return x >= lo && x <= hi; }
 
 RT val neg(val x, int line, int col) {
-  if (x.t != V_INT) rt_error(line, col, "cannot negate a %s", type_name(x));
+  if (x.t != V_INT) rt_error(line, col, "cannot negate %s", a_type(x));
   return v_int(-x.i);
 }
 
@@ -322,12 +348,12 @@ typedef struct {
   val from;
 } slot;
 
-static slot *slots;
+static slot **slots; /* each slot allocated alone: a slot pointer stays valid while others are added */
 static int nslots;
 
 RT slot *find_slot(const char *name) {
   for (int k = 0; k < nslots; k++)
-    if (!strcmp(slots[k].name, name)) return &slots[k];
+    if (!strcmp(slots[k]->name, name)) return slots[k];
   return NULL;
 }
 
@@ -338,9 +364,10 @@ RT slot *S(const char *base, int indexed, long long index, int creating, int lin
   slot *s = find_slot(name);
   if (s) return s;
   if (!creating && indexed) rt_error(line, col, "socket %s does not exist", name);
-  slots = realloc(slots, sizeof(slot) * (size_t)(nslots + 1));
-  if (!slots) fatal("out of memory");
-  s = &slots[nslots++];
+  slots = realloc(slots, sizeof(slot *) * (size_t)(nslots + 1));
+  s = malloc(sizeof(slot));
+  if (!slots || !s) fatal("out of memory");
+  slots[nslots++] = s;
   s->name = dupstr(name);
   s->id = -1;
   s->result = 0;
@@ -458,13 +485,24 @@ RT void adopt(slot *s, int fd, int tcp, int v6, unsigned uid, int may_peer) {
   s->from = v_none();
 }
 
+/* A socket or accept that failed: the name stands for a socket that never
+   opened (CLOSED; every call on it is EBADF). */
+RT void never_opened(slot *s, int tcp, int v6, unsigned uid) {
+  adopt(s, -1, tcp, v6, uid, 0);
+  recs[s->id].open = 0;
+}
+
 RT int c_socket(slot *s, int tcp, int v6, long long uid, int line, int col) {
   if (uid < 0 || uid > 4294967295LL) rt_error(line, col, "uid %lld is out of range", uid);
   int was = as_user((unsigned)uid);
   int fd = socket(v6 ? AF_INET6 : AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
   back_to_root(was);
   g_local = g_remote = v_none();
-  if (fd < 0) return errno;
+  if (fd < 0) {
+    int e = errno;
+    never_opened(s, tcp, v6, (unsigned)uid);
+    return e;
+  }
   adopt(s, fd, tcp, v6, (unsigned)uid, 0);
   return 0;
 }
@@ -536,7 +574,13 @@ RT int c_accept(rec *r, slot *out) {
   set_timeouts(r);
   CALL(r, accept4(r->fd, NULL, NULL, SOCK_CLOEXEC));
   g_local = g_remote = v_none();
-  if (rc < 0) return errno;
+  if (rc < 0) {
+    int e = errno;
+    never_opened(out, r->tcp, r->v6, r->uid);
+    out->result = e;
+    return e;
+  }
+  out->result = 0;
   adopt(out, rc, r->tcp, r->v6, r->uid, 1);
   g_local = name_of(rc, 0);
   g_remote = name_of(rc, 1);
@@ -886,7 +930,7 @@ RT void show_table(void) {
     /* The scenario's name for the socket, when a descriptor of ours holds it. */
     const char *name = "-";
     for (int j = 0; j < nslots && row->inode; j++) {
-      slot *sl = &slots[j];
+      slot *sl = slots[j];
       if (sl->id >= 0 && recs[sl->id].open && (unsigned)recs[sl->id].inode == row->inode) name = sl->name;
     }
     int s = row->tcp ? from_tcp_state(row->state) : (row->state == 1 ? S_ESTABLISHED : S_BOUND);
@@ -958,7 +1002,7 @@ RT void verdict_and_exit(int code) {
   if (code == 0 && g_failed) code = 1;
   if (code == 0) printf("PASS  %s: %d statements, %d expectations held\n", g_file, g_statements, g_expectations);
   else if (code == 1) printf("FAIL  %s: %d of %d expectations failed\n", g_file, g_failed, g_expectations);
-  else printf("ERROR %s: stopped by an error after %d statements\n", g_file, g_statements);
+  else printf("ERROR %s: stopped by an error after %d statement%s\n", g_file, g_statements, g_statements == 1 ? "" : "s");
   fflush(stdout);
   for (int k = 0; k < nrecs; k++) if (recs[k].open) close(recs[k].fd);
   exit(code);

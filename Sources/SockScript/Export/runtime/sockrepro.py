@@ -99,6 +99,12 @@ def type_name(v):
     return "nothing"
 
 
+def a_type(v):
+    """The type name with its article, for messages ("an integer", "nothing")."""
+    n = type_name(v)
+    return n if n == "nothing" else ("an " if n[0] in "aeiou" else "a ") + n
+
+
 def dur_text(ms):
     if ms % 1000 == 0:
         return "%ds" % (ms // 1000)
@@ -132,24 +138,31 @@ def text(v):
 
 def as_int(v, line, col):
     if type_name(v) != "integer":
-        rt_error(line, col, "expected an integer, but this is a %s (%s)" % (type_name(v), text(v)))
+        rt_error(line, col, "expected an integer, but this is %s (%s)" % (a_type(v), text(v)))
     return int(v)
 
 
 def as_bool(v, line, col, what):
     if not isinstance(v, bool):
-        rt_error(line, col, "%s, not a %s" % (what, type_name(v)))
+        rt_error(line, col, "%s, not %s" % (what, a_type(v)))
     return v
 
 
 def arith(op, x, y, line, col):
+    if op in "+-" and isinstance(x, Addr) and type_name(y) == "integer":
+        # ADDRESS + N, ADDRESS - N: within the address's family.
+        size = len(x.packed)
+        v = int.from_bytes(x.packed, "big") + (y if op == "+" else -y)
+        if not 0 <= v < 1 << (8 * size):
+            rt_error(line, col, "%s %s %d is outside %s" % (text(x), op, y, "IPv4" if size == 4 else "IPv6"))
+        return Addr(x.fam, v.to_bytes(size, "big"))
     if op == "+":
         if isinstance(x, str) or isinstance(y, str):
             return text(x) + text(y)
         if isinstance(x, Dur) and isinstance(y, Dur):
             return Dur(x + y)
     if type_name(x) != "integer" or type_name(y) != "integer":
-        rt_error(line, col, "'%s' needs integers, not a %s and a %s" % (op, type_name(x), type_name(y)))
+        rt_error(line, col, "'%s' needs integers, not %s and %s" % (op, a_type(x), a_type(y)))
     if op in "/%" and y == 0:
         rt_error(line, col, "division by zero")
     if op == "+":
@@ -170,7 +183,7 @@ def equal(x, y, line, col):
     if isinstance(y, str) and not isinstance(x, str):
         return text(x) == y
     if type_name(x) != type_name(y):
-        rt_error(line, col, "cannot compare a %s with a %s" % (type_name(x), type_name(y)))
+        rt_error(line, col, "cannot compare %s with %s" % (a_type(x), a_type(y)))
     return x == y
 
 
@@ -180,13 +193,13 @@ def compare(op, x, y, line, col):
     if op == "!=":
         return not equal(x, y, line, col)
     if not (type_name(x) == type_name(y) and type_name(x) in ("integer", "duration")):
-        rt_error(line, col, "cannot order a %s and a %s" % (type_name(x), type_name(y)))
+        rt_error(line, col, "cannot order %s and %s" % (a_type(x), a_type(y)))
     return {"<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y}[op]
 
 
 def neg(x, line, col):
     if type_name(x) != "integer":
-        rt_error(line, col, "cannot negate a %s" % type_name(x))
+        rt_error(line, col, "cannot negate %s" % a_type(x))
     return -x
 
 
@@ -228,9 +241,15 @@ def port_arg(v, line, col):
 class Rec:
     def __init__(self, sock, tcp, v6, uid):
         self.sock, self.tcp, self.v6, self.uid = sock, tcp, v6, uid
-        self.open, self.may_peer, self.timeouts = True, False, False
-        self.inode = os.fstat(sock.fileno()).st_ino
+        self.open, self.may_peer, self.timeouts = sock is not None, False, False
+        self.inode = os.fstat(sock.fileno()).st_ino if sock is not None else 0
         self.last_l = self.last_r = None
+
+
+def never_opened(s, tcp, v6, uid):
+    """A socket or accept that failed: the name stands for a socket that
+    never opened (CLOSED; every call on it is EBADF)."""
+    s.rec, s.data, s.frm = Rec(None, tcp, v6, uid), None, None
 
 
 class Slot:
@@ -352,6 +371,7 @@ def c_socket(s, tcp, v6, uid, line, col):
         with AsUser(uid):
             sock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
     except OSError as e:
+        never_opened(s, tcp, v6, uid)
         return e.errno
     r = Rec(sock, tcp, v6, uid)
     RECS.append(r)
@@ -454,7 +474,10 @@ def c_accept(r, out):
     got = []
     e = attempt(r, lambda sock: got.append(sock.accept()[0]))
     if e:
+        never_opened(out, r.tcp, r.v6, r.uid)
+        out.result = e
         return e
+    out.result = 0
     child = Rec(got[0], r.tcp, r.v6, r.uid)
     child.may_peer = True
     RECS.append(child)
@@ -768,7 +791,7 @@ def verdict_and_exit(code):
     elif code == 1:
         print("FAIL  %s: %d of %d expectations failed" % (FILE, STATS["failed"], STATS["expectations"]))
     else:
-        print("ERROR %s: stopped by an error after %d statements" % (FILE, STATS["statements"]))
+        print("ERROR %s: stopped by an error after %d statement%s" % (FILE, STATS["statements"], "" if STATS["statements"] == 1 else "s"))
     sys.stdout.flush()
     for r in RECS:
         if r.open:
