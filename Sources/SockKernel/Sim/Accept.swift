@@ -107,13 +107,16 @@ extension SimKernel {
         unhashEstablished(s)
         hashEstablished(ghost)
         s.state = .CLOSED
+        // tcp_disconnect gives back what connect() chose: an automatic port,
+        // and an address (an explicitly bound port stays bound to the
+        // wildcard, seed 22; an IPv6 socket reaches [::] as ::1 again, seed 24).
         if !s.portLock {
           tcp.remove(s)
           s.lport = 0
           s.connectBind = false
+          if !s.addrLock { s.laddr = s.isV6 ? .any6 : .any4 }
+          s.v4RcvAny = false
         } else if !s.addrLock && !s.laddrIsWildcard {
-          // tcp_disconnect gives back an address connect() chose: an
-          // explicitly bound port stays bound to the wildcard (seed 22).
           tcp.rehash(s, to: s.isV6 ? .any6 : .any4)
           s.v4RcvAny = false
         }
