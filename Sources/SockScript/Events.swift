@@ -140,10 +140,14 @@ public struct RunOptions: Sendable {
   /// The REPL: a call written without `=> RESULT` only shows its result
   /// (in a file it expects `ok`).
   public var exploring = false
-  public init(keepGoing: Bool = false, seed: UInt64 = 0, exploring: Bool = false) {
+  /// A step budget (`--max-steps`): the run stops with an error once this
+  /// many statements have run, loop bodies counted each round.
+  public var maxSteps: Int?
+  public init(keepGoing: Bool = false, seed: UInt64 = 0, exploring: Bool = false, maxSteps: Int? = nil) {
     self.keepGoing = keepGoing
     self.seed = seed
     self.exploring = exploring
+    self.maxSteps = maxSteps
   }
 }
 

@@ -74,9 +74,18 @@ public final class Interpreter {
   func block(_ stmts: [Stmt]) throws {
     for s in stmts {
       if interrupted() { throw Interrupted() }
+      steps += 1
+      if let budget = options.maxSteps, steps > budget {
+        throw RuntimeError(
+          "the step budget is used up: \(budget) statements have run", s.keywordSpan,
+          hint: "a loop that runs too long? raise --max-steps, or lower the repeat count")
+      }
       try statement(s)
     }
   }
+
+  /// Statements started, for the step budget.
+  var steps = 0
 
   /// Variables a `let` created, innermost last; a body's own ones are
   /// dropped when it ends (a `let` of an outer name assigns that one).

@@ -50,6 +50,7 @@ struct Fuzz: ParsableCommand {
   var known: String?
 
   @OptionGroup var rules: SimRules
+  @OptionGroup var budget: StepBudget
 
   func validate() throws {
     if count < 0 { throw ValidationError("--count must be 0 or more") }
@@ -67,10 +68,11 @@ struct Fuzz: ParsableCommand {
         throw ExitCode(Exit.badInput)
       }
       defer { removeTree(dir) }
-      let runner = RealRunner(dir: dir, width: width, timeout: timeout)
+      let runner = RealRunner(dir: dir, width: width, timeout: timeout, extra: budget.arguments)
       var options = Fuzzer.Options(
         seed: seed, count: count, timeoutMs: parseDuration(timeout)!, timeLimitMs: timeLimit.flatMap(parseDuration), batch: width * 4)
       options.disabledRules = rules.disabled
+      options.maxSteps = budget.maxSteps
       if let path = known {
         guard let text = readFile(path) else {
           err.write("sockscript: cannot read '\(path)': \(errnoText())\n")
@@ -127,13 +129,16 @@ final class RealRunner {
   let dir: String
   let width: Int
   let timeout: String
+  /// More options for every child run (the step budget).
+  let extra: [String]
   var serial = 0
   var unavailable = false
 
-  init(dir: String, width: Int, timeout: String) {
+  init(dir: String, width: Int, timeout: String, extra: [String] = []) {
     self.dir = dir
     self.width = width
     self.timeout = timeout
+    self.extra = extra
   }
 
   func run(_ texts: [String]) -> [Trace?] {
@@ -147,7 +152,7 @@ final class RealRunner {
         let path = "\(dir)/p\(serial).sock"
         paths.append(path)
         if writeFile(path, texts[next]) {
-          _ = pool.start(["run", "--backend", "real", "--format", "json", "--keep-going", "--timeout", timeout, path], tag: next)
+          _ = pool.start(["run", "--backend", "real", "--format", "json", "--keep-going", "--timeout", timeout] + extra + [path], tag: next)
         }
         next += 1
       }

@@ -54,6 +54,8 @@ struct Test: ParsableCommand {
   @Option(help: "How long a blocking call waits (e.g. 2s, 500ms).")
   var timeout: String = defaultTimeout
 
+  @OptionGroup var budget: StepBudget
+
   func validate() throws {
     if paths.isEmpty { throw ValidationError("give the files or directories to test, e.g. 'sockscript test examples'") }
     if let j = jobs, j < 1 { throw ValidationError("--jobs must be at least 1") }
@@ -83,7 +85,7 @@ struct Test: ParsableCommand {
       let width = max(1, jobs ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
       let timeoutMs = parseDuration(timeout)!
       // Simulator runs happen in this process, on worker threads.
-      let sim = backends.contains(.sim) ? SimBatch(files: files, seed: seed, timeoutMs: timeoutMs, width: width) : nil
+      let sim = backends.contains(.sim) ? SimBatch(files: files, seed: seed, timeoutMs: timeoutMs, maxSteps: budget.maxSteps, width: width) : nil
       // Real-backend runs are children (each needs its own network
       // namespace, which belongs to a thread) writing JSON Lines.
       var real = [BatchOutcome?](repeating: nil, count: files.count)
@@ -117,7 +119,7 @@ struct Test: ParsableCommand {
       if backends.contains(.real) {
         while next < files.count || pool.running > 0 {
           while next < files.count && pool.running < width && !isInterrupted() {
-            let args = ["run", "--backend", "real", "--format", "json", "--seed", String(seed), "--timeout", timeout, files[next]]
+            let args = ["run", "--backend", "real", "--format", "json", "--seed", String(seed), "--timeout", timeout] + budget.arguments + [files[next]]
             if !pool.start(args, tag: next) {
               real[next] = BatchOutcome(status: .error, backend: "real", detail: "could not start a run: \(errnoText())")
             }
@@ -148,6 +150,7 @@ final class SimBatch: @unchecked Sendable {
   let files: [String]
   let seed: UInt64
   let timeoutMs: Int64
+  let maxSteps: Int?
   var mutex = pthread_mutex_t()
   var cond = pthread_cond_t()
   var next = 0
@@ -156,10 +159,11 @@ final class SimBatch: @unchecked Sendable {
   let done: UnsafeMutableBufferPointer<Bool>
   var threads: [pthread_t] = []
 
-  init(files: [String], seed: UInt64, timeoutMs: Int64, width: Int) {
+  init(files: [String], seed: UInt64, timeoutMs: Int64, maxSteps: Int?, width: Int) {
     self.files = files
     self.seed = seed
     self.timeoutMs = timeoutMs
+    self.maxSteps = maxSteps
     results = .allocate(capacity: files.count)
     results.initialize(repeating: nil)
     done = .allocate(capacity: files.count)
@@ -213,7 +217,7 @@ final class SimBatch: @unchecked Sendable {
       return BatchOutcome(status: .error, backend: "sim", detail: "sockscript: cannot read '\(path)': \(errnoText())")
     }
     let kernel = SimKernel(config: .init(seed: seed, timeoutMs: timeoutMs))
-    return BatchCollector.run(SourceFile(name: path, text: text), backend: kernel, options: RunOptions(seed: seed), interrupted: isInterrupted)
+    return BatchCollector.run(SourceFile(name: path, text: text), backend: kernel, options: RunOptions(seed: seed, maxSteps: maxSteps), interrupted: isInterrupted)
   }
 
   /// The outcome of file `i` if its run has finished.

@@ -117,6 +117,18 @@ struct Sockscript: ParsableCommand {
 
 /// `--sim-disable RULE` (hidden, for tests): switches off one rule of the
 /// simulator, to show that the scenarios notice.
+struct StepBudget: ParsableArguments {
+  @Option(help: "Stop a scenario with an error (exit 2) once this many statements have run (loop bodies count each round).")
+  var maxSteps: Int?
+
+  func validate() throws {
+    if let m = maxSteps, m < 1 { throw ValidationError("--max-steps must be at least 1") }
+  }
+
+  /// The option as a child process is given it.
+  var arguments: [String] { maxSteps.map { ["--max-steps", String($0)] } ?? [] }
+}
+
 struct SimRules: ParsableArguments {
   @Option(name: .customLong("sim-disable"), parsing: .singleValue, help: ArgumentHelp("Test only: switch off a simulator rule.", visibility: .hidden))
   var simDisable: [String] = []
@@ -161,6 +173,7 @@ struct Run: ParsableCommand {
   var timeout: String = defaultTimeout
 
   @OptionGroup var rules: SimRules
+  @OptionGroup var budget: StepBudget
 
   func validate() throws {
     if files.isEmpty && expression == nil { throw ValidationError("give a scenario file, or a script with -e") }
@@ -184,7 +197,7 @@ struct Run: ParsableCommand {
         }
         reportDescriptors("before \(src.name)", err)
         let code = Runner.run(
-          src, backend: kernel, format: format, options: RunOptions(keepGoing: keepGoing, seed: seed), out: out, err: err,
+          src, backend: kernel, format: format, options: RunOptions(keepGoing: keepGoing, seed: seed, maxSteps: budget.maxSteps), out: out, err: err,
           interrupted: isInterrupted)
         reportDescriptors("after \(src.name)", err)
         worst = max(worst, code)

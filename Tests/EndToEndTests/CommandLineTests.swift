@@ -58,6 +58,26 @@ final class CommandLineTests: XCTestCase {
     XCTAssertTrue(bad.out.contains("ECONNREFUSED  FAIL: expected ok"))
   }
 
+  func testMaxStepsOnRunAndTest() throws {
+    let dir = NSTemporaryDirectory() + "sockscript-steps-\(getpid())"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let loop = dir + "/loop.sock"
+    try "repeat 100000000 {\n  socket a\n  close a\n}\n".write(toFile: loop, atomically: true, encoding: .utf8)
+    let r = try sockscript(["run", "--max-steps", "500", loop])
+    XCTAssertEqual(r.code, 2)
+    XCTAssertTrue(r.err.contains("loop.sock:3:3: error: the step budget is used up: 500 statements have run"), r.err)
+    for backend in ["sim", "real"] {
+      if backend == "real" { try Needs.realBackend() }
+      let t = try sockscript(["test", "--backend", backend, "--max-steps", "500", loop])
+      XCTAssertNotEqual(t.code, 0, t.out)
+      XCTAssertTrue(t.out.contains("step budget is used up"), t.out)
+    }
+    let zero = try sockscript(["test", "--max-steps", "0", loop])
+    XCTAssertEqual(zero.code, 2, zero.err)
+    XCTAssertTrue(zero.err.contains("--max-steps must be at least 1"), zero.err)
+  }
+
   func testHighestExitCodeWins() throws {
     let r = try sockscript(["run", "examples/timewait-expires.sock", "Tests/Broken/unknown-names.sock"])
     XCTAssertEqual(r.code, 2)

@@ -71,6 +71,17 @@ final class InterpreterTests: XCTestCase {
     XCTAssertTrue(out.contains("1:11  bind a 127.0.0.1:0"), out)
   }
 
+  func testStepBudgetStopsARunawayLoop() {
+    let out = StringSink()
+    let err = StringSink()
+    let code = Runner.run(
+      SourceFile(name: "-e", text: "repeat 1000000000 {\n  socket a\n  close a\n}"), backend: SimKernel(), format: .text,
+      options: RunOptions(maxSteps: 1000), out: out, err: err)
+    XCTAssertEqual(code, 2)
+    XCTAssertTrue(err.text.contains("-e:3:3: error: the step budget is used up: 1000 statements have run"), err.text)
+    XCTAssertTrue(out.text.contains("ERROR -e: stopped by an error after 999 statements"), out.text)
+  }
+
   func testKeepGoing() {
     let (code, out, _) = run("expect 1 == 2\nexpect 2 == 3\nexpect 3 == 3", keepGoing: true)
     XCTAssertEqual(code, 1)

@@ -31,6 +31,8 @@ public final class Fuzzer {
     public var disabledRules: Set<SimRule> = []
     /// Programs known to disagree, as "SEED:INDEX" (reported, not shrunk, not new).
     public var known: Set<String> = []
+    /// The step budget of every run (`--max-steps`).
+    public var maxSteps: Int?
     public var config: SimKernel.Config { SimKernel.Config(seed: seed, timeoutMs: timeoutMs, disabledRules: disabledRules) }
     public init(seed: UInt64, count: Int, timeoutMs: Int64, timeLimitMs: Int64?, batch: Int) {
       self.seed = seed
@@ -76,7 +78,7 @@ public final class Fuzzer {
   static func text(_ lines: [String]) -> String { lines.joined(separator: "\n") + "\n" }
 
   func simulate(_ lines: [String]) -> Trace? {
-    Trace.simulate(SourceFile(name: "fuzz.sock", text: Self.text(lines)), config: options.config)
+    Trace.simulate(SourceFile(name: "fuzz.sock", text: Self.text(lines)), config: options.config, maxSteps: options.maxSteps)
   }
 
   /// Runs the programs; `progress` hears about every finding as it is made.

@@ -50,12 +50,12 @@ public struct Trace: Equatable, Sendable {
   }
 
   /// Runs `file` on a simulator, keeping going after failed expectations.
-  public static func simulate(_ file: SourceFile, config: SimKernel.Config) -> Trace? {
+  public static func simulate(_ file: SourceFile, config: SimKernel.Config, maxSteps: Int? = nil) -> Trace? {
     let (program, _) = Runner.compile(file)
     guard let prog = program else { return nil }
     let rep = CollectingReporter()
     let kernel = SimKernel(config: config)
-    let code = Interpreter(file: file, program: prog, backend: kernel, reporter: rep, options: RunOptions(keepGoing: true, seed: config.seed))
+    let code = Interpreter(file: file, program: prog, backend: kernel, reporter: rep, options: RunOptions(keepGoing: true, seed: config.seed, maxSteps: maxSteps))
       .run()
     return Trace(steps: rep.steps.map { Step(line: $0.line, text: $0.text, result: $0.result, pass: $0.pass) }, exit: code)
   }
