@@ -27,7 +27,7 @@ final class TestCommandTests: XCTestCase {
       """
       ERROR \(d)/broken.sock:1:1: error: unknown statement 'sockit'
       ok    \(d)/pass.sock
-      FAIL  \(d)/sub/expect.sock:3: expect a.lport == 81: a.lport is 80, 81 is 81
+      FAIL  \(d)/sub/expect.sock:3: expect a.lport == 81: a.lport is 80, expected 81
       FAIL  \(d)/sub/fail.sock:4: bind b 127.0.0.1:80 => ok: got EADDRINUSE, expected ok
       1 passed, 3 failed
 
@@ -50,7 +50,7 @@ final class TestCommandTests: XCTestCase {
         ---
         status: FAIL
         backend: sim
-        message: '3: expect a.lport == 81: a.lport is 80, 81 is 81'
+        message: '3: expect a.lport == 81: a.lport is 80, expected 81'
         ...
       not ok 3 - \(d)/sub/fail.sock
         ---
