@@ -114,12 +114,8 @@ extension SimKernel {
           tcp.remove(s)
           s.lport = 0
           s.connectBind = false
-          if !s.addrLock { s.laddr = s.isV6 ? .any6 : .any4 }
-          s.v4RcvAny = false
-        } else if !s.addrLock && !s.laddrIsWildcard {
-          tcp.rehash(s, to: s.isV6 ? .any6 : .any4)
-          s.v4RcvAny = false
         }
+        giveBackAddress(s)
         s.raddr = nil
         s.rport = 0
         s.rdShut = false
@@ -163,13 +159,8 @@ extension SimKernel {
       s.raddr = nil  // never connected: getpeername() has nothing to say
       s.rport = 0
       s.connectRefused = true
-      // tcp_disconnect (run by __inet_stream_connect on the reset) gives
-      // back an address that connect() chose (no SOCK_BINDADDR_LOCK).
-      if !s.addrLock && !s.laddrIsWildcard {
-        let any: IPAddress = s.isV6 ? .any6 : .any4
-        if s.boundPort != nil { tcp.rehash(s, to: any) } else { s.laddr = any }
-        s.v4RcvAny = false
-      }
+      // tcp_disconnect (run by __inet_stream_connect on the reset).
+      giveBackAddress(s)
       // The reset's tcp_done sets sk_shutdown; a blocking connect() reports
       // it at once and __inet_stream_connect's tcp_disconnect clears it
       // again, while a non-blocking one leaves it (recv() then reads end of
@@ -191,6 +182,16 @@ extension SimKernel {
       r.why = "a non-blocking connect() returns at once; on loopback the handshake is already done, so the next connect() returns 0"
     }
     return r
+  }
+
+  /// tcp_disconnect's inet_reset_saddr: an address connect() chose (no
+  /// SOCK_BINDADDR_LOCK) goes back to the wildcard; a port that stays bound
+  /// is rehashed there.
+  func giveBackAddress(_ s: SimSock) {
+    guard !s.addrLock && !s.laddrIsWildcard else { return }
+    let any: IPAddress = s.isV6 ? .any6 : .any4
+    if s.boundPort != nil { tcp.rehash(s, to: any) } else { s.laddr = any }
+    s.v4RcvAny = false
   }
 
   /// The handshake with listener `l`: a child in its accept queue, both ends ESTABLISHED.
