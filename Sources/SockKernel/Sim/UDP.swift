@@ -10,11 +10,11 @@ extension SimKernel {
   /// The owners of `port` that udp_lib_lport_inuse looks at for `sk`: those
   /// whose address overlaps and device is compatible, unless both set
   /// SO_REUSEADDR. Each either shares through SO_REUSEPORT (same uid) or
-  /// conflicts. In slot order.
+  /// conflicts.
   func udpContenders(_ sk: SimSock, port: Int) -> [(owner: SimSock, shares: Bool)] {
     guard let tb = udp.bucket(port) else { return [] }
     let cls = sk.addrClass
-    return tb.owners.sorted { $0.udpSlotKey < $1.udpSlotKey }.compactMap { o in
+    return tb.owners.compactMap { o in
       guard o !== sk, let oc = o.boundClass, AddrClass.overlap(cls, v6: sk.isV6, oc, v6Other: o.isV6), devicesCompatible(sk, o) else {
         return nil
       }
@@ -35,7 +35,8 @@ extension SimKernel {
   func udpExplicitConflict(_ sk: SimSock, port: Int) -> [SimSock] {
     let cs = udpContenders(sk, port: port)
     if rule(.udpFirstContenderDecides) {
-      guard let first = cs.first, !first.shares else { return [] }
+      // Only here does the slot's order matter (bind(0) tests every port of its walk).
+      guard let first = cs.min(by: { $0.owner.udpSlotKey < $1.owner.udpSlotKey }), !first.shares else { return [] }
       return [first.owner]
     }
     return cs.filter { !$0.shares }.map(\.owner)
