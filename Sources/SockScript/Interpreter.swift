@@ -84,6 +84,13 @@ public final class Interpreter {
     }
   }
 
+  /// The boolean an `expect` or `if` tests; anything else is a run-time error.
+  func condition(_ e: Expr, _ needs: String, hint: String) throws -> Bool {
+    let v = try eval(e)
+    guard case .bool(let b) = v else { throw RuntimeError("\(needs), but this is \(v.aTypeName)", e.span, hint: hint) }
+    return b
+  }
+
   /// Statements started, for the step budget.
   var steps = 0
 
@@ -144,8 +151,8 @@ public final class Interpreter {
     e.local = r.local
     e.remote = r.remote
     e.why = Interpreter.explain(r)
-    if r.errno == .EBADF, slot?.id == Slot.neverOpened, let how = slot?.failedBy, let n = slot?.name {
-      e.why = "\(n) never opened: its '\(how)' failed with \(slot?.result?.name ?? "an error")"
+    if r.errno == .EBADF, let slot, let how = slot.failedBy {
+      e.why = "\(slot.name) never opened: its '\(how)' failed with \(slot.result?.name ?? "an error")"
     }
     if wantsTime { e.timeMs = backend.nowMs }
     slot?.result = r.errno
@@ -272,10 +279,7 @@ public final class Interpreter {
     case .expect(let e):
       statements += 1
       expectations += 1
-      let v = try eval(e)
-      guard case .bool(let ok) = v else {
-        throw RuntimeError("expect needs a comparison, but this is \(v.aTypeName)", e.span, hint: "e.g. 'expect c.state == TIME_WAIT'")
-      }
+      let ok = try condition(e, "expect needs a comparison", hint: "e.g. 'expect c.state == TIME_WAIT'")
       var ev = event(s)
       ev.pass = ok
       if !ok { ev.detail = try explainFalse(e) }
@@ -291,13 +295,8 @@ public final class Interpreter {
       }
       vars[loopVar] = saved
     case .ifElse(let branches, let elseBody):
-      for b in branches {
-        let v = try eval(b.condition)
-        guard case .bool(let holds) = v else {
-          throw RuntimeError(
-            "'if' needs a condition, but this is \(v.aTypeName)", b.condition.span, hint: "e.g. 'if s[i].result == ok { ... }'")
-        }
-        if holds { return try scoped(b.body) }
+      for b in branches where try condition(b.condition, "'if' needs a condition", hint: "e.g. 'if s[i].result == ok { ... }'") {
+        return try scoped(b.body)
       }
       if let body = elseBody { try scoped(body) }
     case .print(let items):
