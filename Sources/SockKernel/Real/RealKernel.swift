@@ -8,6 +8,10 @@ import CLinux
 public struct BackendUnavailable: Error, Sendable {
   public var message: String
   public var hint: String
+  public init(message: String, hint: String) {
+    self.message = message
+    self.hint = hint
+  }
 }
 
 /// The real Linux kernel, in a private network namespace (or, with
@@ -28,6 +32,10 @@ public final class RealKernel: KernelBackend {
     var lastRemote: Endpoint?
     /// Whether a peer may exist (connect or accept was called).
     var mayHavePeer = false
+    /// bind() to a nonzero port succeeded (SOCK_BINDPORT_LOCK: the port stays
+    /// when a connection ends); listen() succeeded once.
+    var portLocked = false
+    var listened = false
     /// SO_RCVTIMEO/SO_SNDTIMEO are set before the first call that can block.
     var timeoutsSet = false
     init(fd: Int32, kind: SocketKind, uid: UInt32) {
@@ -39,6 +47,7 @@ public final class RealKernel: KernelBackend {
 
   public let backendName = "real"
   public let kernelName: String
+  public var kernelVersion: KernelVersion { KernelVersion(kernelName) ?? .latestModelled }
   public let hostNetns: Bool
   public var namer: (SockID) -> String? = { _ in nil }
   let timeoutMs: Int64
@@ -55,15 +64,21 @@ public final class RealKernel: KernelBackend {
   /// a `sleep` ends early then. (Blocking calls return EINTR by themselves.)
   let interrupted: () -> Bool
 
+  /// The release of the kernel this process runs on (uname -r).
+  public static var hostRelease: String {
+    var u = utsname()
+    uname(&u)
+    return withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+  }
+
   /// Enters a fresh network namespace (unless `hostNetns`) with `lo` up.
   public init(timeoutMs: Int64, hostNetns: Bool = false, interrupted: @escaping () -> Bool = { false }) throws {
     self.timeoutMs = timeoutMs
     self.interrupted = interrupted
     self.hostNetns = hostNetns
-    var u = utsname()
-    uname(&u)
-    kernelName = withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    kernelName = RealKernel.hostRelease
     if !hostNetns { try RealKernel.enterNamespace() }
+    diagListsBound = RealKernel.probeDiagListsBound()
     // Descriptors inherited from the parent would count against 'ulimit
     // nofile'; like the simulator's process, a run starts with 0, 1 and 2.
     RealKernel.closeInherited()
@@ -224,12 +239,16 @@ public final class RealKernel: KernelBackend {
   }
 
   public func bind(_ id: SockID, _ ep: Endpoint) -> CallResult {
-    call(id, endpoints: true) { r in Int(Sys.withSockaddr(ep) { Glibc.bind(r.fd, $0, $1) }) }
+    let res = call(id, endpoints: true) { r in Int(Sys.withSockaddr(ep) { Glibc.bind(r.fd, $0, $1) }) }
+    if res.errno == nil && ep.port != 0 { rec(id)?.portLocked = true }
+    return res
   }
 
   public func listen(_ id: SockID, backlog: Int?) -> CallResult {
     // No backlog: -1, which the kernel caps to net.core.somaxconn.
-    call(id, endpoints: true) { r in Int(Glibc.listen(r.fd, Int32(clamping: backlog ?? -1))) }
+    let res = call(id, endpoints: true) { r in Int(Glibc.listen(r.fd, Int32(clamping: backlog ?? -1))) }
+    if res.errno == nil { rec(id)?.listened = true }
+    return res
   }
 
   public func connect(_ id: SockID, _ ep: Endpoint) -> CallResult {
@@ -374,15 +393,41 @@ public final class RealKernel: KernelBackend {
 
   // MARK: state, from the kernel
 
+  /// Whether sock_diag lists TCP sockets that only hold a port (bound, not
+  /// listening or connected): Linux 6.10 and later (91051f003948, "tcp: Dump
+  /// bound-only sockets in inet_diag"). Probed once, with a socket bound to
+  /// 127.0.0.1 when the backend starts (before a scenario narrows the port range).
+  let diagListsBound: Bool
+
+  static func probeDiagListsBound() -> Bool {
+    let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { return true }
+    defer { Glibc.close(fd) }
+    guard Sys.withSockaddr(Endpoint(.loopback4, 0), { Glibc.bind(fd, $0, $1) }) == 0 else { return true }
+    let inode = UInt32(truncatingIfNeeded: Sys.inode(fd))
+    return Netlink.dump().contains { $0.inode == inode }
+  }
+
+  /// Whether a TCP socket in CLOSE holds a port: sock_diag lists it, or, on a
+  /// kernel whose sock_diag does not list bound-only sockets, getsockname
+  /// shows one that the socket cannot have given back. (getsockname keeps
+  /// showing a port tcp_set_state(TCP_CLOSE) released: one that connect(),
+  /// accept() or listen() took without an explicit bind.)
+  func holdsPort(_ r: Record, _ rows: () -> [DiagRow]) -> Bool {
+    if rows().contains(where: { $0.inode == UInt32(truncatingIfNeeded: r.inode) && $0.transport == .tcp }) { return true }
+    guard !diagListsBound, (Sys.name(r.fd, peer: false)?.port ?? 0) != 0 else { return false }
+    return r.portLocked || !(r.mayHavePeer || r.listened)
+  }
+
   /// The state of an open descriptor: TCP_INFO; a TCP socket in CLOSE is
-  /// BOUND when sock_diag lists it (it holds a port).
+  /// BOUND when it holds a port.
   func ownState(_ r: Record, _ rows: () -> [DiagRow]) -> SockState {
     if r.kind.transport == .udp {
       if Sys.name(r.fd, peer: true) != nil { return .ESTABLISHED }
       return rows().contains { $0.inode == UInt32(truncatingIfNeeded: r.inode) } ? .BOUND : .CLOSED
     }
     let s = LinuxTCPState.state(Sys.tcpState(r.fd) ?? 7)
-    if s == .CLOSED && rows().contains(where: { $0.inode == UInt32(truncatingIfNeeded: r.inode) && $0.transport == .tcp }) { return .BOUND }
+    if s == .CLOSED && holdsPort(r, rows) { return .BOUND }
     return s
   }
 
@@ -437,12 +482,13 @@ public final class RealKernel: KernelBackend {
           id: id, kind: kind, state: state, local: row.local, remote: remote, options: options,
           timeLeftMs: row.state == 6 || (row.state == 5 && row.inode == 0) ? Int64(row.expiresMs) : nil, uid: row.uid, hasDescriptor: hasFd))
     }
-    // Descriptors sock_diag does not list: sockets that hold no port.
+    // Descriptors sock_diag does not list: sockets that hold no port (or,
+    // before 6.10, TCP sockets that only hold one).
     for (id, r) in open where !listed.contains(UInt32(truncatingIfNeeded: r.inode)) {
       let l = Sys.name(r.fd, peer: false)
       out.append(
         SocketRow(
-          id: id, kind: r.kind, state: r.kind.transport == .tcp ? LinuxTCPState.state(Sys.tcpState(r.fd) ?? 7) : .CLOSED, local: l,
+          id: id, kind: r.kind, state: r.kind.transport == .tcp ? ownState(r, { rows }) : .CLOSED, local: l,
           remote: Sys.name(r.fd, peer: true), options: r.options, timeLeftMs: nil, uid: r.uid, hasDescriptor: true))
     }
     SocketRow.numberReuseportGroups(&out)
