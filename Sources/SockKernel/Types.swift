@@ -59,6 +59,16 @@ public enum Sysctl {
     "net.ipv4.tcp_syn_linear_timeouts",
     "net.ipv4.tcp_max_syn_backlog",
   ]
+
+  /// Keys newer than the oldest modelled kernel: writing them on an older
+  /// one fails with ENOENT (there is no such /proc/sys file).
+  public static let since: [String: (version: KernelVersion, commit: String)] = [
+    "net.ipv4.tcp_tw_reuse_delay": (KernelVersion(6, 14), "ca6a6f93867a"),
+    "net.ipv4.tcp_syn_linear_timeouts": (KernelVersion(6, 5), "ccce324dabfe"),
+  ]
+
+  /// Whether a key exists on a version.
+  public static func exists(_ key: String, in v: KernelVersion) -> Bool { since[key].map { v >= $0.version } ?? true }
 }
 
 /// What a call returned: success or an errno, plus what the caller may want
@@ -229,6 +239,8 @@ public struct SocketView: Sendable {
 public protocol KernelBackend: AnyObject {
   /// "sim linux-6.18", or the release of the real kernel.
   var kernelName: String { get }
+  /// The Linux version the backend runs or models (a scenario's `kernel`).
+  var kernelVersion: KernelVersion { get }
   var backendName: String { get }
   /// The scenario clock in milliseconds.
   var nowMs: Int64 { get }

@@ -229,6 +229,12 @@ public struct Checker {
     }
   }
 
+  /// The bare name `kernel` (not a variable of that name).
+  func isKernel(_ e: Expr) -> Bool {
+    if case .name("kernel") = e.kind { return !vars.contains("kernel") }
+    return false
+  }
+
   mutating func expr(_ e: Expr) {
     switch e.kind {
     case .int, .bool, .string, .duration: break
@@ -237,9 +243,13 @@ public struct Checker {
     case .ipv6(let s):
       if IPAddress(s) == nil || IPAddress(s)!.isV4 { error("malformed IPv6 address '\(s)'", e.span) }
     case .endpoint(let ep): endpoint(ep)
+    case .version(let s):
+      error(
+        "a version such as \(s) is only compared with 'kernel'", e.span,
+        hint: "e.g. 'if kernel >= \(s) { ... }'; a duration needs its unit, e.g. '\(s)s'")
     case .name(let n):
-      if vars.contains(n) || Checker.stateNames.contains(n) || Errno(name: n) != nil || n == "ok" { return }
-      let candidates = Array(vars).sorted() + Checker.stateNames + Errno.allNames + ["ok"]
+      if vars.contains(n) || Checker.stateNames.contains(n) || Errno(name: n) != nil || n == "ok" || n == "kernel" { return }
+      let candidates = Array(vars).sorted() + Checker.stateNames + Errno.allNames + ["ok", "kernel"]
       let isUpper = n == n.uppercased()
       error(
         isUpper ? "unknown state or errno '\(n)'" : "unknown variable '\(n)'", e.span,
@@ -264,7 +274,18 @@ public struct Checker {
       } else {
         error("count() takes a state name", args[0].span, hint: "e.g. count(TIME_WAIT)")
       }
-    case .binary(_, let a, let b):
+    case .binary(let op, let a, let b):
+      // `kernel OP 6.18`, either way round: the one place a version goes.
+      if [.eq, .ne, .lt, .le, .gt, .ge].contains(op) {
+        if case .version(let s) = b.kind, isKernel(a) {
+          if KernelVersion(s) == nil { error("malformed version '\(s)'", b.span) }
+          return
+        }
+        if case .version(let s) = a.kind, isKernel(b) {
+          if KernelVersion(s) == nil { error("malformed version '\(s)'", a.span) }
+          return
+        }
+      }
       expr(a)
       expr(b)
     case .unary(_, let a): expr(a)

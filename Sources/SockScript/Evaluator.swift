@@ -229,9 +229,13 @@ extension Interpreter {
       guard let a = IPAddress(s) else { throw RuntimeError("malformed address '\(s)'", e.span) }
       return .address(a)
     case .endpoint(let ep): return .endpoint(try endpoint(ep))
+    case .version(let s):
+      guard let v = KernelVersion(s) else { throw RuntimeError("malformed version '\(s)'", e.span) }
+      return .version(v)
     case .name(let n):
       if let v = vars[n] { return v }
       if n == "ok" { return .result(nil) }
+      if n == "kernel" { return .version(backend.kernelVersion) }
       if let st = SockState(rawValue: n) { return .state(st) }
       if let er = Errno(name: n) { return .result(er) }
       throw RuntimeError("unknown name '\(n)'", e.span)
@@ -278,6 +282,7 @@ extension Interpreter {
       switch (x, y) {
       case (.int(let i), .int(let j)): (p, q) = (Int64(i), Int64(j))
       case (.duration(let i), .duration(let j)): (p, q) = (i, j)
+      case (.version(let i), .version(let j)): (p, q) = (Int64(Value.versionOrder(i, j)), 0)
       default: throw RuntimeError("cannot order \(x.aTypeName) and \(y.aTypeName)", span)
       }
       switch op {
@@ -320,6 +325,7 @@ extension Interpreter {
     switch (x, y) {
     case (.none, _), (_, .none): return x == y
     case (.address(let a), .address(let b)): return a == b
+    case (.version(let a), .version(let b)): return Value.versionOrder(a, b) == 0
     case (.string(let s), _) where !(y.typeName == "string"): return s == y.text
     case (_, .string(let s)) where !(x.typeName == "string"): return x.text == s
     default:

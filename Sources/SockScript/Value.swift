@@ -11,6 +11,8 @@ public enum Value: Equatable, Sendable {
   /// A call's result: nil is `ok`.
   case result(Errno?)
   case bool(Bool)
+  /// A kernel version: `kernel`, or a literal such as 6.18.
+  case version(KernelVersion)
   case none
 
   public var typeName: String {
@@ -23,6 +25,7 @@ public enum Value: Equatable, Sendable {
     case .state: return "state"
     case .result: return "result"
     case .bool: return "boolean"
+    case .version: return "version"
     case .none: return "nothing"
     }
   }
@@ -45,8 +48,17 @@ public enum Value: Equatable, Sendable {
     case .state(let s): return s.rawValue
     case .result(let e): return e?.name ?? "ok"
     case .bool(let b): return b ? "true" : "false"
+    case .version(let v): return v.description
     case .none: return "none"
     }
+  }
+
+  /// Orders two versions as precisely as both are written: `kernel < 6.3`
+  /// compares lines (6.1.176 is below 6.3, and equal to 6.1), `kernel >=
+  /// 6.1.32` point releases too.
+  public static func versionOrder(_ a: KernelVersion, _ b: KernelVersion) -> Int {
+    let (x, y) = a.patch == nil || b.patch == nil ? (a.line, b.line) : (a, b)
+    return x < y ? -1 : (x == y ? 0 : 1)
   }
 
   public static func formatDuration(_ ms: Int64) -> String {

@@ -47,6 +47,8 @@ public indirect enum ExprKind: Equatable, Sendable {
   case duration(Int64)  // milliseconds
   case ipv4(String)
   case ipv6(String)
+  /// A kernel version literal, as written (`6.18`, `6.1.32`).
+  case version(String)
   case endpoint(EndpointSyntax)
   /// A bare name: a variable, a state (TIME_WAIT) or an errno (EADDRINUSE).
   case name(String)

@@ -190,6 +190,14 @@ public struct Lexer {
       if groups == 2 && Lexer.isAlpha(at(pos)) {
         return durationUnit(start)
       }
+      let parts = file.text(Span(start, pos)).split(separator: ".")
+      if (groups == 2 || groups == 3) && parts[0].count <= 2 && parts[1].count <= 3 && ![UInt8(ascii: "."), UInt8(ascii: ":")].contains(at(pos))
+        && !Lexer.isAlpha(at(pos))
+      {
+        // A kernel version: 6.18, 6.1.32 (an address has four parts, a
+        // duration its unit).
+        return make(.version, start)
+      }
       if groups == 2 {
         pos = save
         pos += 1

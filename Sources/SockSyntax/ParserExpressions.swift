@@ -114,6 +114,9 @@ extension Parser {
     case .duration:
       advance()
       return Expr(.duration(Int64(t.value ?? "0") ?? 0), t.span)
+    case .version:
+      advance()
+      return Expr(.version(text(t)), t.span)
     case .string:
       advance()
       return Expr(.string(t.value ?? ""), t.span)

@@ -3,6 +3,7 @@ public enum TokenKind: Equatable, Sendable {
   case number  // decimal integer
   case duration  // 250ms, 1.5s, 2m
   case ipv4  // 127.0.0.1
+  case version  // 6.18, 6.1.32 (a kernel version, compared with `kernel`)
   case ipv6  // [::1] (the span includes the brackets)
   case string  // "..." (decoded value in Token.value)
   case dollarIdent  // $name
@@ -31,6 +32,7 @@ extension TokenKind {
     case .number: return "number"
     case .duration: return "duration"
     case .ipv4: return "IPv4 address"
+    case .version: return "version"
     case .ipv6: return "IPv6 address"
     case .string: return "string"
     case .dollarIdent, .dollarParen: return "interpolation"

@@ -134,9 +134,12 @@ struct ExportWriter {
     case .duration(let ms): return c ? "v_dur(\(ms)LL)" : "Dur(\(ms))"
     case .ipv4(let s), .ipv6(let s): return c ? "v_addr(\(literal(s)))" : "addr_literal(\(literal(s)), \(pos(e.span)))"
     case .endpoint(let ep): return endpoint(ep)
+    case .version(let s): return c ? "v_str(\(literal(s)))" : literal(s)
     case .name(let n):
       let fallback: String
-      if n == "ok" {
+      if n == "kernel" {
+        fallback = c ? "v_str(kernel_release())" : "kernel_release()"
+      } else if n == "ok" {
         fallback = c ? "v_res(0)" : "Res(0)"
       } else if let st = SockState(rawValue: n) {
         fallback = state(st)
@@ -170,11 +173,33 @@ struct ExportWriter {
         let y = "as_bool(\(expr(b)), \(pos(b.span)), \(what))"
         return c ? "v_bool(\(x) \(op == .and ? "&&" : "||") \(y))" : "(\(x) \(op.rawValue) \(y))"
       case .eq, .ne, .lt, .le, .gt, .ge:
+        if let k = kernelComparison(op, a, b) { return c ? "v_bool(\(k))" : "(\(k))" }
         return "compare(\"\(op.rawValue)\", \(expr(a)), \(expr(b)), \(pos(e.span)))"
       default:
         return "arith(\(c ? "'\(op.rawValue)'" : "\"\(op.rawValue)\""), \(expr(a)), \(expr(b)), \(pos(e.span)))"
       }
     }
+  }
+
+  /// `kernel OP 6.18` (either way round) as the runtime's kernel_cmp test.
+  func kernelComparison(_ op: BinaryOp, _ a: Expr, _ b: Expr) -> String? {
+    func isKernel(_ e: Expr) -> Bool {
+      if case .name("kernel") = e.kind { return !variables.contains("kernel") }
+      return false
+    }
+    var op = op
+    var literal: String
+    if case .version(let s) = b.kind, isKernel(a) {
+      literal = s
+    } else if case .version(let s) = a.kind, isKernel(b) {
+      literal = s
+      // 6.18 <= kernel is kernel >= 6.18.
+      op = [.lt: .gt, .le: .ge, .gt: .lt, .ge: .le][op] ?? op
+    } else {
+      return nil
+    }
+    guard let v = KernelVersion(literal) else { return nil }
+    return "kernel_cmp(\(v.major), \(v.minor), \(v.patch ?? -1)) \(op.rawValue) 0"
   }
 
   func state(_ st: SockState) -> String {

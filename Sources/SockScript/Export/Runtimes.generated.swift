@@ -24,6 +24,7 @@ enum CRuntime {
     #include <sys/resource.h>
     #include <sys/socket.h>
     #include <sys/stat.h>
+    #include <sys/utsname.h>
     #include <time.h>
     #include <unistd.h>
 
@@ -906,6 +907,22 @@ enum CRuntime {
       return a;
     }
 
+    /* `kernel`: this machine's release, and how it compares with a version
+       (a patch of -1 compares major.minor only, as `kernel < 6.3` does). */
+    RT const char *kernel_release(void) {
+      static struct utsname u;
+      if (!u.release[0]) uname(&u);
+      return u.release;
+    }
+    RT int kernel_cmp(int maj, int min, int patch) {
+      int a = 0, b = 0, c = 0;
+      int n = sscanf(kernel_release(), "%d.%d.%d", &a, &b, &c);
+      if (a != maj) return a < maj ? -1 : 1;
+      if (b != min) return b < min ? -1 : 1;
+      if (patch < 0 || n < 3) return 0;
+      return c < patch ? -1 : c > patch;
+    }
+
     /* count(STATE): every socket of the namespace in STATE, named or not. */
     RT val count_state(int state) {
       dump_all();
@@ -1765,6 +1782,30 @@ enum PythonRuntime {
         rm = name_of(r.sock, True) if r.open else r.last_r
         return {"local": l, "remote": rm, "lport": l.port if l else 0, "rport": rm.port if rm else 0,
                 "laddr": l.addr if l else None, "raddr": rm.addr if rm else None}[p]
+
+
+    def kernel_release():
+        return os.uname().release
+
+
+    def kernel_cmp(major, minor, patch):
+        """How this machine's kernel compares with a version; a patch of -1
+        compares major.minor only, as `kernel < 6.3` does."""
+        nums = []
+        for part in kernel_release().split(".")[:3]:
+            digits = ""
+            for ch in part:
+                if not ch.isdigit():
+                    break
+                digits += ch
+            if not digits:
+                break
+            nums.append(int(digits))
+        mine = (nums + [0, 0, 0])[:3]
+        want = [major, minor, patch]
+        if patch < 0 or len(nums) < 3:
+            mine, want = mine[:2], want[:2]
+        return (mine > want) - (mine < want)
 
 
     def count_state(state):

@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -898,6 +899,22 @@ RT val prop(slot *s, const char *p, int line, int col) {
   val e = !strcmp(p, "laddr") ? l : rm;
   if (e.t == V_EP) { a.t = V_ADDR; a.a = e.a; }
   return a;
+}
+
+/* `kernel`: this machine's release, and how it compares with a version
+   (a patch of -1 compares major.minor only, as `kernel < 6.3` does). */
+RT const char *kernel_release(void) {
+  static struct utsname u;
+  if (!u.release[0]) uname(&u);
+  return u.release;
+}
+RT int kernel_cmp(int maj, int min, int patch) {
+  int a = 0, b = 0, c = 0;
+  int n = sscanf(kernel_release(), "%d.%d.%d", &a, &b, &c);
+  if (a != maj) return a < maj ? -1 : 1;
+  if (b != min) return b < min ? -1 : 1;
+  if (patch < 0 || n < 3) return 0;
+  return c < patch ? -1 : c > patch;
 }
 
 /* count(STATE): every socket of the namespace in STATE, named or not. */

@@ -709,6 +709,30 @@ def prop(s, p, line, col):
             "laddr": l.addr if l else None, "raddr": rm.addr if rm else None}[p]
 
 
+def kernel_release():
+    return os.uname().release
+
+
+def kernel_cmp(major, minor, patch):
+    """How this machine's kernel compares with a version; a patch of -1
+    compares major.minor only, as `kernel < 6.3` does."""
+    nums = []
+    for part in kernel_release().split(".")[:3]:
+        digits = ""
+        for ch in part:
+            if not ch.isdigit():
+                break
+            digits += ch
+        if not digits:
+            break
+        nums.append(int(digits))
+    mine = (nums + [0, 0, 0])[:3]
+    want = [major, minor, patch]
+    if patch < 0 or len(nums) < 3:
+        mine, want = mine[:2], want[:2]
+    return (mine > want) - (mine < want)
+
+
 def count_state(state):
     rows = dump_all()
     n = 0
