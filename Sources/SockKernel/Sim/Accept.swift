@@ -77,7 +77,7 @@ extension SimKernel {
   func deliverSYN(_ s: SimSock, _ dst: Endpoint) -> CallResult {
     let src = Endpoint(s.laddr, UInt16(s.lport))
     if s.laddr.asV6 == dst.addr.asV6 && s.lport == Int(dst.port) && rule(.selfConnect) {
-      if s.wrShut {
+      if s.wrShut && rule(.wrShutSelfConnectAborts) {
         // shutdown(SHUT_WR) came first: the crossing SYN is refused
         // (ECONNABORTED), and what is left behind holds the port and the
         // 4-tuple (a later bind() of that port, listen()'s autobind and a
@@ -248,7 +248,9 @@ extension SimKernel {
       s.synRetryAtMs = nil
       return
     }
-    let resentEnough = s.synRetriesDone >= synRetries + synLinearTimeouts
+    // Before 6.5 (ccce324dabfe) every resend doubles the timeout.
+    let linear = rule(.synLinearTimeouts) ? synLinearTimeouts : 0
+    let resentEnough = s.synRetriesDone >= synRetries + linear
     let timedOut = s.synRetriesDone > 0 && nowMs - s.synFirstMs >= SimKernel.modelTimeoutMs(retries: synRetries)
     if resentEnough || timedOut {
       // tcp_write_err: the connection times out; the next call reports it.
@@ -256,7 +258,7 @@ extension SimKernel {
       return
     }
     s.synRetriesDone += 1
-    if s.synRetriesDone > synLinearTimeouts { s.synRtoMs = min(2 * s.synRtoMs, SimKernel.maxRtoMs) }
+    if s.synRetriesDone > linear { s.synRtoMs = min(2 * s.synRtoMs, SimKernel.maxRtoMs) }
     s.synRetryAtMs = nowMs + s.synRtoMs
     guard rule(.synRetransmit), !s.synNeverArrives else { return }
     let src = Endpoint(s.laddr, UInt16(s.lport))

@@ -24,6 +24,9 @@ extension SimKernel {
     case .freebind(let on): s.freebind = on
     case .linger(let secs): s.linger = secs
     case .localPortRange(let lo, let hi):
+      guard rule(.localPortRangeOption) else {
+        return .fail(.ENOPROTOOPT, "IP_LOCAL_PORT_RANGE does not exist before Linux 6.3 (6.1.32 as a backport); this is \(config.version.line)")
+      }
       guard lo <= 65535 && hi <= 65535 && lo >= 0 && hi >= 0 else { return .fail(.EINVAL) }
       if lo != 0 && hi != 0 && lo > hi { return .fail(.EINVAL, "IP_LOCAL_PORT_RANGE needs lo <= hi (got \(lo) > \(hi))") }
       s.portRange = (lo, hi)

@@ -69,7 +69,7 @@ extension SimKernel {
       return .fail(.ENETUNREACH, "a socket bound to the IPv6 address \(s.laddr) cannot reach an IPv4 (v4-mapped) address")
     }
     // After the address checks (seed 11 program 3373: EAFNOSUPPORT first).
-    if s.listenerShutDown { return .fail(.EINVAL, "the socket was a listener shut down for reading; it cannot connect") }
+    if s.listenerShutDown && rule(.shutListenerCannotConnect) { return .fail(.EINVAL, "the socket was a listener shut down for reading; it cannot connect") }
     if dst.addr.isMulticastOrBroadcast {
       return .fail(.ENETUNREACH, "TCP cannot connect to a multicast or broadcast address")
     }
@@ -112,9 +112,21 @@ extension SimKernel {
       tcp.add(s, tb, newTb2Fields: (-1, -1))
       s.connectBind = true
     }
-    let takeover = recycled.map { takeoverWhy($0, explicitPort: s.portLock || s.lport != 0 && !s.connectBind) }
+    var takeover = recycled.map { takeoverWhy($0, explicitPort: s.portLock || s.lport != 0 && !s.connectBind) }
     if let tw = recycled {
       s.inheritedTimestamp = true
+      if tw.state == .FIN_WAIT2, let p = tw.peer, p.peer === tw, p.state == .CLOSE_WAIT {
+        // Before 0d9e5df4a257 (5.10.227, 6.1.113, 6.12) an orphaned
+        // FIN_WAIT2 entry is taken over although its peer is still in
+        // CLOSE_WAIT: the SYN reaches that peer, whose challenge ACK draws
+        // a reset; the SYN resent a second later finds the listener
+        // (measured on 5.10.46).
+        resetByPeer(p)
+        _ = advance(to: nowMs + 1000)
+        takeover =
+          String((takeover ?? "").dropLast(takeover?.hasSuffix(".") == true ? 1 : 0))
+          + "; the SYN reset \(name(p)), the peer still in CLOSE_WAIT, and the one resent a second later connected."
+      }
       killTW(tw)
     }
     s.laddr = src

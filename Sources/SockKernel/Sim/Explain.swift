@@ -68,7 +68,8 @@ extension SimKernel {
     return text + "."
   }
   func connectWhy(_ s: SimSock, src: IPAddress, dst: Endpoint) -> String {
-    let (lo, hi, local) = localPortRange(s)
+    let (lo, hi, socketRange) = localPortRange(s)
+    let local = socketRange && rule(.connectRangeStepOne)
     var reserved = 0
     var marked: [String] = []
     var markedCount = 0
@@ -111,12 +112,19 @@ extension SimKernel {
 
   func twWhy(_ tw: SimSock) -> String {
     if !tw.timestamps { return "TIME_WAIT entries without TCP timestamps are never reused." }
-    if tw.state == .FIN_WAIT2 { return "An orphaned FIN_WAIT2 entry is not reused." }
+    if tw.state == .FIN_WAIT2 && rule(.finWait2NotReused) { return "An orphaned FIN_WAIT2 entry is not reused." }
     if twReuse == 0 { return "net.ipv4.tcp_tw_reuse is 0, so TIME_WAIT entries are not reused." }
     if twReuse == 2 && !(tw.laddr.isLoopback || (tw.raddr?.isLoopback ?? false)) { return "net.ipv4.tcp_tw_reuse is 2 (loopback only) and this entry is not loopback." }
     let age = nowMs - tw.twEntryMs
     let tuple = [tw.local, tw.remote].compactMap { $0.map { "\($0)" } }.joined(separator: " -> ")
-    return "The entry (\(name(tw)), \(tuple)) is \(formatMs(age)) old; tcp_tw_reuse_delay is \(twReuseDelayMs) ms."
+    return "The entry (\(name(tw)), \(tuple)) is \(formatMs(age)) old; \(twDelayRule)."
+  }
+
+  /// The TIME_WAIT reuse delay of this version, in words.
+  var twDelayRule: String {
+    SimRule.twReuseDelay.exists(in: config.version)
+      ? "tcp_tw_reuse_delay is \(twReuseDelayMs) ms"
+      : "before Linux 6.14 an entry is reused once the clock's second has moved past the one of its last timestamp (the simulator's clock starts at a second boundary)"
   }
 
   func formatMs(_ ms: Int64) -> String {
@@ -172,6 +180,6 @@ extension SimKernel {
       return "took over \(name(tw)) (\(tuple)): the port was bound explicitly, and \(stamp) that is allowed whatever tcp_tw_reuse says."
     }
     return
-      "took over \(name(tw)) (\(tuple)): tcp_tw_reuse is \(twReuse) and the entry is \(formatMs(nowMs - tw.twEntryMs)) old (over tcp_tw_reuse_delay, \(twReuseDelayMs) ms), \(stamp)."
+      "took over \(name(tw)) (\(tuple)): tcp_tw_reuse is \(twReuse) and the entry is \(formatMs(nowMs - tw.twEntryMs)) old (\(SimRule.twReuseDelay.exists(in: config.version) ? "over tcp_tw_reuse_delay, \(twReuseDelayMs) ms" : "in a later second than its last timestamp")), \(stamp)."
   }
 }

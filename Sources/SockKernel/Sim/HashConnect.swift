@@ -48,7 +48,9 @@ extension SimKernel {
   /// inet_sk_get_local_port_range, the step, and the per-destination start
   /// point (table_perturb[index] + the hash's upper half).
   func connectRequest(_ sk: SimSock, saddr: IPAddress, dst: Endpoint) -> ConnectRequest {
-    let (low, hiIncl, localPorts) = localPortRange(sk)
+    let (low, hiIncl, socketRange) = localPortRange(sk)
+    // Before 6.8 a per-socket range is searched like the global one.
+    let localPorts = socketRange && rule(.connectRangeStepOne)
     let high = hiIncl + 1
     var remaining = UInt32(high - low)
     if !localPorts && remaining > 1 { remaining &= ~1 }
@@ -156,16 +158,22 @@ extension SimKernel {
     return twUnique(other, autobind: autobind) ? .recycle(other) : .busy(other)
   }
 
-  /// tcp_twsk_unique (6.14+).
+  /// tcp_twsk_unique.
   func twUnique(_ tw: SimSock, autobind: Bool) -> Bool {
     var reuse = twReuse
-    if tw.state == .FIN_WAIT2 { reuse = 0 }
+    if tw.state == .FIN_WAIT2 && rule(.finWait2NotReused) { reuse = 0 }
     if reuse == 2 {
       let loop = tw.device == "lo" || (tw.raddr?.isLoopback ?? false) || tw.laddr.isLoopback
       if !loop { reuse = 0 }
     }
     guard tw.timestamps else { return false }
     if !autobind { return true }
-    return reuse != 0 && (nowMs > tw.twEntryMs + Int64(twReuseDelayMs) || !rule(.twReuseDelay))
+    guard reuse != 0 else { return false }
+    if !SimRule.twReuseDelay.exists(in: config.version) {
+      // Before 6.14: once the clock's whole second is past the one of the
+      // last timestamp the entry saw (ktime_get_seconds() > tw_ts_recent_stamp).
+      return nowMs / 1000 > tw.twEntryMs / 1000 || config.disabledRules.contains(.twReuseDelay)
+    }
+    return nowMs > tw.twEntryMs + Int64(twReuseDelayMs) || !rule(.twReuseDelay)
   }
 }

@@ -20,7 +20,7 @@ extension SimKernel {
     guard s.state == .CLOSED, !s.connecting, s.raddr == nil else {
       return .fail(.EINVAL, "listen() needs an unconnected socket; this one is \(stateOf(s))")
     }
-    if s.connectRefused {
+    if s.connectRefused && rule(.refusedConnectBlocksListen) {
       // After a refused connect(), inet_csk_listen_start still takes a port
       // (get_port with the socket in LISTEN) but cannot hash the socket: the
       // call fails with EINVAL and the port stays bound (observed on 6.18).

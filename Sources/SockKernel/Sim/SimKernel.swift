@@ -8,15 +8,22 @@ public final class SimKernel: KernelBackend {
     public var timeoutMs: Int64
     /// Test-only: rules switched off, to prove that a test can catch them.
     public var disabledRules: Set<SimRule>
-    public init(seed: UInt64 = 0, timeoutMs: Int64 = SimKernel.defaultTimeoutMs, disabledRules: Set<SimRule> = []) {
+    /// The Linux release whose rules the simulator follows (a profile of
+    /// KernelVersion.profiles).
+    public var version: KernelVersion
+    public init(
+      seed: UInt64 = 0, timeoutMs: Int64 = SimKernel.defaultTimeoutMs, disabledRules: Set<SimRule> = [], version: KernelVersion = .latestModelled
+    ) {
       self.seed = seed
       self.timeoutMs = timeoutMs
       self.disabledRules = disabledRules
+      self.version = version
     }
   }
 
   public let config: Config
-  public var kernelName: String { "sim linux-6.18" }
+  public var kernelName: String { "sim linux-\(config.version.line)" }
+  public var kernelVersion: KernelVersion { config.version }
   public var backendName: String { "sim" }
   public private(set) var nowMs: Int64 = 0
   public var namer: (SockID) -> String? = { _ in nil }
@@ -71,11 +78,13 @@ public final class SimKernel: KernelBackend {
     self.config = config
     self.random = SeededRandom(seed: config.seed)
     self.netSecret = SeededRandom.mix(config.seed ^ 0x5EC2_E7)
-    tcp.releaseRestoresBucket = !config.disabledRules.contains(.releaseRestoresBucket)
+    let restores = SimRule.releaseRestoresBucket
+    tcp.releaseRestoresBucket = !config.disabledRules.contains(restores) && restores.exists(in: config.version)
   }
 
-  /// Whether a rule is in force (tests switch rules off with --sim-disable).
-  func rule(_ r: SimRule) -> Bool { !config.disabledRules.contains(r) }
+  /// Whether a rule is in force: part of the profile's kernel, and not
+  /// switched off by a test (--sim-disable).
+  func rule(_ r: SimRule) -> Bool { !config.disabledRules.contains(r) && r.exists(in: config.version) }
 
   /// How long a blocking call waits by default (virtual time on the simulator,
   /// SO_SNDTIMEO/SO_RCVTIMEO on the real kernel).

@@ -54,6 +54,33 @@ public enum SimRule: String, CaseIterable, Sendable, CustomStringConvertible {
   /// slot's list (newest first, IPv6 SO_REUSEPORT ones last): a SO_REUSEPORT
   /// mate there lets it through, whatever follows.
   case udpFirstContenderDecides = "udp-first-contender-decides"
+  /// The first SYN resends come at a fixed 1 s (tcp_syn_linear_timeouts of
+  /// them) before the backoff doubles (6.5); before, it doubles from the start.
+  case synLinearTimeouts = "syn-linear-timeouts"
+  /// setsockopt(IP_LOCAL_PORT_RANGE) narrows the socket's ephemeral range
+  /// (6.3, backported to 6.1.32); before, ENOPROTOOPT.
+  case localPortRangeOption = "local-port-range-option"
+  /// connect() with a per-socket range walks it port by port, both parities,
+  /// odd-sized ranges whole (6.8); before, the global range's even-first
+  /// split, which drops the top port of an odd-sized range.
+  case connectRangeStepOne = "connect-range-step-one"
+  /// connect() does not take over an orphaned FIN_WAIT2 entry (6.12,
+  /// backported to 5.10.227 and 6.1.113); before, it does, like TIME_WAIT.
+  case finWait2NotReused = "fin-wait2-not-reused"
+  /// listen() on a socket whose connect() was refused fails with EINVAL and
+  /// keeps the port it took (seen on 6.18.44; 6.12.113 and 7.2.7 listen).
+  case refusedConnectBlocksListen = "refused-connect-blocks-listen"
+  /// A listener shut down for reading cannot connect(): EINVAL (seen on
+  /// 6.18.44; 6.12.113 and 7.2.7 connect as usual).
+  case shutListenerCannotConnect = "shut-listener-cannot-connect"
+  /// A socket shut down for writing that connects to itself is refused
+  /// (ECONNABORTED) and leaves an entry holding the port (6.1.176 and later;
+  /// 5.10.46 connects it to itself).
+  case wrShutSelfConnectAborts = "wr-shut-self-connect-aborts"
+  /// tcp_max_tw_buckets is compared as an unsigned number, so a negative
+  /// limit is no limit (6.1.176 and later; on 5.10.46 the signed compare
+  /// makes a negative limit refuse every TIME_WAIT entry).
+  case twLimitUnsigned = "tw-limit-unsigned"
 
   public var description: String { rawValue }
 
@@ -83,6 +110,14 @@ public enum SimRule: String, CaseIterable, Sendable, CustomStringConvertible {
     case .takeoverKeepsTimestamp:
       return "net/ipv4/tcp_ipv4.c:tcp_twsk_unique (tp->rx_opt.ts_recent_stamp = tcptw->tw_ts_recent_stamp), tcp_minisocks.c:tcp_time_wait"
     case .selfConnect: return "net/ipv4/tcp_input.c:tcp_rcv_synsent_state_process (a SYN in SYN_SENT: simultaneous open)"
+    case .synLinearTimeouts: return "net/ipv4/tcp_timer.c:tcp_retransmit_timer (icsk_retransmits < tcp_syn_linear_timeouts)"
+    case .localPortRangeOption: return "net/ipv4/ip_sockglue.c:do_ip_setsockopt (IP_LOCAL_PORT_RANGE)"
+    case .connectRangeStepOne: return "net/ipv4/inet_hashtables.c:__inet_hash_connect (local_ports: step 1, no offset &= ~1)"
+    case .finWait2NotReused: return "net/ipv4/tcp_ipv4.c:tcp_twsk_unique (tw->tw_substate == TCP_FIN_WAIT2)"
+    case .refusedConnectBlocksListen: return "net/ipv4/inet_connection_sock.c:inet_csk_listen_start (after tcp_disconnect of a refused connect)"
+    case .shutListenerCannotConnect: return "net/ipv4/af_inet.c:inet_shutdown, __inet_stream_connect (sock->state after a listener's tcp_disconnect)"
+    case .wrShutSelfConnectAborts: return "net/ipv4/tcp_input.c:tcp_rcv_synsent_state_process (simultaneous open of a socket with SEND_SHUTDOWN)"
+    case .twLimitUnsigned: return "net/ipv4/inet_timewait_sock.c:inet_twsk_alloc (refcount_read(&tw_refcount) - 1 >= sysctl_max_tw_buckets)"
     }
   }
 
@@ -91,9 +126,42 @@ public enum SimRule: String, CaseIterable, Sendable, CustomStringConvertible {
   public var commit: String? {
     switch self {
     case .releaseRestoresBucket: return "d57f4b874946 (tcp: Update bind bucket state on port release, 6.18)"
-    case .twReuseDelay: return "tcp_tw_reuse_delay sysctl (6.14); before, a fixed 1 s in whole seconds"
-    case .synRetransmit: return "ccce324dabfe (tcp: make the first N SYN RTO backoffs linear, 6.5)"
+    case .twReuseDelay: return "ca6a6f93867a, 19ce8cd30465 (tcp: Add sysctl to configure TIME-WAIT reuse delay, 6.14); before, the next whole second"
+    case .synLinearTimeouts: return "ccce324dabfe (tcp: make the first N SYN RTO backoffs linear, 6.5)"
+    case .localPortRangeOption: return "91d0b78c5177 (inet: Add IP_LOCAL_PORT_RANGE socket option, 6.3; 6.1.32)"
+    case .connectRangeStepOne: return "207184853dbd (tcp/dccp: change source port selection at connect() time, 6.8)"
+    case .finWait2NotReused: return "0d9e5df4a257 (tcp: avoid reusing FIN_WAIT2 when trying to find port in connect() process, 6.12; 5.10.227, 6.1.113)"
     default: return nil
     }
   }
+
+  /// The first release with the rule, where it is newer than the oldest
+  /// profile (5.10.46): a profile older than this runs without it (the
+  /// kernel's earlier behaviour, which the rule's code names).
+  public var since: KernelVersion? {
+    switch self {
+    case .releaseRestoresBucket: return KernelVersion(6, 18)
+    case .twReuseDelay: return KernelVersion(6, 14)
+    case .synLinearTimeouts: return KernelVersion(6, 5)
+    case .localPortRangeOption: return KernelVersion(6, 1, 32)
+    case .connectRangeStepOne: return KernelVersion(6, 8)
+    case .finWait2NotReused: return KernelVersion(5, 10, 227)
+    case .refusedConnectBlocksListen, .shutListenerCannotConnect: return KernelVersion(6, 18)
+    // Measured: absent on 5.10.46, present on 6.1.176 (not bisected further).
+    case .wrShutSelfConnectAborts, .twLimitUnsigned: return KernelVersion(6, 1)
+    default: return nil
+    }
+  }
+
+  /// The first release without the rule, where a later kernel dropped it.
+  /// (Measured, not bisected: the rule is seen on 6.18.44 and not on 7.2.7.)
+  public var until: KernelVersion? {
+    switch self {
+    case .refusedConnectBlocksListen, .shutListenerCannotConnect: return KernelVersion(7, 2)
+    default: return nil
+    }
+  }
+
+  /// Whether the rule is part of a version's kernel.
+  public func exists(in v: KernelVersion) -> Bool { (since.map { v >= $0 } ?? true) && (until.map { v.line < $0 } ?? true) }
 }

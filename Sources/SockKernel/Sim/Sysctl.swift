@@ -22,9 +22,11 @@ extension SimKernel {
     let value: ReferenceWritableKeyPath<SimKernel, Int>
   }
 
-  /// HZ of the kernel modelled (Debian's and this machine's: 250); it bounds
-  /// the seconds a jiffies sysctl takes (INT_MAX / HZ).
-  static let hz = 250
+  /// HZ of the kernel modelled; it bounds the seconds a jiffies sysctl takes
+  /// (INT_MAX / HZ). A build setting, not a version's: this machine's 6.18
+  /// has 250 (as Debian's kernels do), Debian's user-mode builds, which the
+  /// other profiles are checked against, 100.
+  var hz: Int { config.version.line == KernelVersion(6, 18) ? 250 : 100 }
   static let intMax = Int(Int32.max)
   static let u8 = 0...255
 
@@ -38,7 +40,8 @@ extension SimKernel {
     IntSysctl(key: "net.ipv4.tcp_tw_reuse_delay", kind: .unsigned, range: 1...60_000, value: \.twReuseDelayMs),
     IntSysctl(key: "net.ipv4.tcp_max_tw_buckets", kind: .int, range: -intMax - 1...intMax, value: \.maxTwBuckets),
     IntSysctl(key: "net.ipv4.tcp_timestamps", kind: .unsigned, range: u8, value: \.tcpTimestamps),
-    IntSysctl(key: "net.ipv4.tcp_fin_timeout", kind: .int, range: -(intMax / hz)...(intMax / hz), value: \.finTimeoutS),
+    // Seconds as jiffies: the bounds are ±INT_MAX / HZ (see `intSysctl`).
+    IntSysctl(key: "net.ipv4.tcp_fin_timeout", kind: .int, range: -intMax...intMax, value: \.finTimeoutS),
     IntSysctl(key: "net.core.somaxconn", kind: .int, range: 0...intMax, value: \.somaxconn),
     IntSysctl(key: "net.ipv6.bindv6only", kind: .unsigned, range: u8, value: \.bindv6only),
     IntSysctl(key: "net.ipv4.tcp_syncookies", kind: .unsigned, range: u8, value: \.syncookies),
@@ -49,7 +52,20 @@ extension SimKernel {
     IntSysctl(key: "net.ipv4.tcp_max_syn_backlog", kind: .int, range: -intMax - 1...intMax, value: \.maxSynBacklog),
   ]
 
-  static func intSysctl(_ key: String) -> IntSysctl? { intSysctls.first { $0.key == key } }
+  /// A key's parser and bounds on this profile's kernel. Before 5.13 (the
+  /// series that added proc_dou8vec_minmax) the u8 sysctls were ints read by
+  /// proc_dointvec: a sign is allowed and only the minmax ones are bounded.
+  func intSysctl(_ key: String) -> IntSysctl? {
+    guard var spec = SimKernel.intSysctls.first(where: { $0.key == key }) else { return nil }
+    if key == "net.ipv4.tcp_fin_timeout" {
+      spec = IntSysctl(key: key, kind: .int, range: -(SimKernel.intMax / hz)...(SimKernel.intMax / hz), value: spec.value)
+    }
+    if config.version < KernelVersion(5, 13) && spec.kind == .unsigned {
+      let range = spec.range == SimKernel.u8 ? -SimKernel.intMax - 1...SimKernel.intMax : spec.range
+      spec = IntSysctl(key: key, kind: .int, range: range, value: spec.value)
+    }
+    return spec
+  }
 
   /// Up to `count` numbers as `__do_proc_dointvec` reads them: leading blanks
   /// skipped, each number in C notation (`0x10`, `017`), separated by blanks;
@@ -88,8 +104,11 @@ extension SimKernel {
   // MARK: sysctl
 
   public func sysctl(_ key: String, _ value: String) -> CallResult {
+    if let added = Sysctl.since[key], config.version < added.version {
+      return .fail(.ENOENT, "\(key) does not exist before Linux \(added.version) (\(added.commit)); this is \(config.version.line)")
+    }
     let bad = CallResult.fail(.EINVAL, "'\(value.trimmed)' is not a valid value for \(key)")
-    if let spec = SimKernel.intSysctl(key) {
+    if let spec = intSysctl(key) {
       guard let x = SimKernel.procInts(value, count: 1, kind: spec.kind)?.first, spec.range.contains(x) else {
         return .fail(.EINVAL, "'\(value.trimmed)' is not a valid value for \(key) (\(spec.range.lowerBound)..\(spec.range.upperBound))")
       }
@@ -128,7 +147,8 @@ extension SimKernel {
   }
 
   public func readSysctl(_ key: String) -> String? {
-    if let spec = SimKernel.intSysctl(key) { return "\(self[keyPath: spec.value])" }
+    guard Sysctl.exists(key, in: config.version) else { return nil }
+    if let spec = intSysctl(key) { return "\(self[keyPath: spec.value])" }
     switch key {
     case "net.ipv4.ip_local_port_range": return "\(portLo) \(portHi)"
     case "net.ipv4.ip_local_reserved_ports":

@@ -132,7 +132,8 @@ extension SimKernel {
   func enterTimeWait(_ s: SimSock, substate: SockState, timeoutMs: Int64) {
     // inet_twsk_alloc compares the count with the sysctl as unsigned: a
     // negative limit is no limit.
-    if twCount >= Int(UInt32(truncatingIfNeeded: maxTwBuckets)) && rule(.twOverflow) {
+    let limit = rule(.twLimitUnsigned) ? Int(UInt32(truncatingIfNeeded: maxTwBuckets)) : maxTwBuckets
+    if twCount >= limit && rule(.twOverflow) {
       // TCPTimeWaitOverflow: no TIME_WAIT; the port is free at once.
       s.peer = nil
       tcpDone(s)

@@ -33,7 +33,9 @@ public final class Fuzzer {
     public var known: Set<String> = []
     /// The step budget of every run (`--max-steps`).
     public var maxSteps: Int?
-    public var config: SimKernel.Config { SimKernel.Config(seed: seed, timeoutMs: timeoutMs, disabledRules: disabledRules) }
+    /// The simulator profile the real kernel is held against.
+    public var version: KernelVersion = .latestModelled
+    public var config: SimKernel.Config { SimKernel.Config(seed: seed, timeoutMs: timeoutMs, disabledRules: disabledRules, version: version) }
     public init(seed: UInt64, count: Int, timeoutMs: Int64, timeLimitMs: Int64?, batch: Int) {
       self.seed = seed
       self.count = count
