@@ -20,8 +20,10 @@ public final class ReplSession {
   let out: OutputSink
   let err: OutputSink
   let seed: UInt64
-  let makeBackend: (BackendKind) throws -> KernelBackend
+  let makeBackend: (BackendKind, KernelVersion?) throws -> KernelBackend
   public private(set) var backendKind: BackendKind
+  /// The Linux version asked for (`--kernel`, `.kernel`); nil: the default.
+  public private(set) var kernel: KernelVersion?
   public private(set) var backend: KernelBackend?
   var interp: Interpreter?
   let recorder: RecordingReporter
@@ -35,8 +37,10 @@ public final class ReplSession {
   public var interrupted: () -> Bool = { false }
 
   public init(
-    backend kind: BackendKind, seed: UInt64, out: OutputSink, err: OutputSink, makeBackend: @escaping (BackendKind) throws -> KernelBackend
+    backend kind: BackendKind, kernel: KernelVersion? = nil, seed: UInt64, out: OutputSink, err: OutputSink,
+    makeBackend: @escaping (BackendKind, KernelVersion?) throws -> KernelBackend
   ) {
+    self.kernel = kernel
     self.out = out
     self.err = err
     self.seed = seed
@@ -52,12 +56,14 @@ public final class ReplSession {
 
   /// Starts (or restarts) on a backend; false when it cannot run.
   @discardableResult
-  public func start(_ kind: BackendKind) -> Bool {
+  public func start(_ kind: BackendKind, kernel version: KernelVersion?? = .none) -> Bool {
     close()
+    let wanted = version ?? kernel
     do {
-      let b = try makeBackend(kind)
+      let b = try makeBackend(kind, wanted)
       backend = b
       backendKind = kind
+      kernel = wanted
       let empty = Program(statements: [])
       let i = Interpreter(
         file: SourceFile(name: "repl", text: ""), program: empty, backend: b, reporter: recorder, options: RunOptions(keepGoing: true, seed: seed, exploring: true))
@@ -151,7 +157,7 @@ public final class ReplSession {
 
   // MARK: meta commands
 
-  static let metaCommands = [".help", ".show", ".backend", ".reset", ".save", ".load", ".quit"]
+  static let metaCommands = [".help", ".show", ".backend", ".kernel", ".reset", ".save", ".load", ".quit"]
 
   func meta(_ line: String) -> Bool {
     let words = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
@@ -171,6 +177,12 @@ public final class ReplSession {
         return true
       }
       start(k)
+    case ".kernel":
+      guard let a = arg, let v = KernelVersion(a), KernelVersion.profile(for: v) != nil else {
+        err.write(".kernel takes a version: \(KernelVersion.profiles.map { $0.line.description }.joined(separator: ", "))\n")
+        return true
+      }
+      start(backendKind, kernel: .some(v.line))
     case ".save":
       guard let path = arg else {
         err.write(".save takes a file name\n")
@@ -202,8 +214,9 @@ public final class ReplSession {
   /// The session as a runnable scenario: each accepted statement, every call
   /// annotated with the result it got, so `sockscript run` replays and checks it.
   public func saveText() -> String {
-    var out = "# Saved by sockscript repl (backend \(backendKind.rawValue), seed \(seed)).\n"
-    out += "# Replay: sockscript run FILE\(seed == 0 ? "" : " --seed \(seed)")\n"
+    let k = kernel.map { ", kernel \($0)" } ?? ""
+    var out = "# Saved by sockscript repl (backend \(backendKind.rawValue)\(k), seed \(seed)).\n"
+    out += "# Replay: sockscript run FILE\(seed == 0 ? "" : " --seed \(seed)")\(kernel.map { " --kernel \($0)" } ?? "")\n"
     for (s, file) in accepted { out += annotated(s, file, indent: "") + "\n" }
     return out
   }
@@ -301,6 +314,7 @@ public enum Completer {
       case ("addr", 1): candidates = ["add"]
       case ("ulimit", 1): candidates = ["nofile"]
       case (".backend", 1): candidates = ReplSession.BackendKind.allCases.map(\.rawValue)
+      case (".kernel", 1): candidates = KernelVersion.profiles.map { $0.line.description }
       case (".help", 1): candidates = ReplHelp.topics
       case ("expect", _), ("print", _), ("let", _):
         candidates = sockets + Checker.stateNames + ["count(", "and", "or", "not", "in"]
@@ -324,7 +338,7 @@ public enum ReplHelp {
         A call may end with '=> RESULT' (ok, an errno name, a|b, any). ';' separates statements.
         At the prompt a call without '=>' just shows its result. 'if C { ... } else { ... }' branches;
         values: numbers, durations, strings, true/false, addresses (127.0.0.1 + i), endpoints.
-        Meta commands: .help [statements|options|sysctls|states|errno NAME|meta], .show, .backend sim|real,
+        Meta commands: .help [statements|options|sysctls|states|errno NAME|meta], .show, .backend sim|real, .kernel VERSION,
           .reset, .save FILE, .load FILE, .quit (or Ctrl-D). Tab completes; Ctrl-C drops the line.
 
         """
@@ -343,7 +357,7 @@ public enum ReplHelp {
     case "states":
       return "States: " + Checker.stateNames.joined(separator: " ") + "\n"
     case "meta":
-      return ".help [topic]  .show  .backend sim|real  .reset  .save FILE  .load FILE  .quit\n"
+      return ".help [topic]  .show  .backend sim|real  .kernel VERSION  .reset  .save FILE  .load FILE  .quit\n"
     default:
       let words = topic!.split(separator: " ").map(String.init)
       let name = words.count > 1 && words[0] == "errno" ? words[1] : words[0]

@@ -51,16 +51,22 @@ struct Fuzz: ParsableCommand {
 
   @OptionGroup var rules: SimRules
   @OptionGroup var budget: StepBudget
+  @OptionGroup var kernelOption: KernelOption
 
   func validate() throws {
     if count < 0 { throw ValidationError("--count must be 0 or more") }
     if let j = jobs, j < 1 { throw ValidationError("--jobs must be at least 1") }
     try validateTimeout(timeout)
+    if kernelOption.kernel == "all" { throw ValidationError("--kernel all is for diff; fuzz takes one version") }
     if let t = timeLimit, parseDuration(t) == nil { throw ValidationError("--time-limit takes a duration such as 2m or 90s, not '\(t)'") }
   }
 
   func run() throws {
     try withOutput { stdout, err in
+      if let code = try kernelOption.runInGuestIfNeeded(needsReal: true, out: stdout, err: err) {
+        if code != 0 { throw ExitCode(code) }
+        return
+      }
       installInterruptHandler()
       let width = max(1, jobs ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
       guard let dir = makeTempDir() else {
@@ -73,6 +79,7 @@ struct Fuzz: ParsableCommand {
         seed: seed, count: count, timeoutMs: parseDuration(timeout)!, timeLimitMs: timeLimit.flatMap(parseDuration), batch: width * 4)
       options.disabledRules = rules.disabled
       options.maxSteps = budget.maxSteps
+      options.version = kernelOption.simVersion
       if let path = known {
         guard let text = readFile(path) else {
           err.write("sockscript: cannot read '\(path)': \(errnoText())\n")

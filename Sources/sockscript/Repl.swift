@@ -122,16 +122,19 @@ struct Repl: ParsableCommand {
   @Option(help: "The history file (default: $XDG_STATE_HOME/sockscript/history, else ~/.sockscript_history).")
   var history: String?
 
+  @OptionGroup var kernelOption: KernelOption
+
   func validate() throws {
     try validateTimeout(timeout)
+    if kernelOption.kernel == "all" { throw ValidationError("--kernel all is for diff; the REPL takes one version") }
   }
 
   func run() throws {
-    try runRepl(backend: backend, seed: seed, timeoutMs: parseDuration(timeout)!, history: history)
+    try runRepl(backend: backend, seed: seed, timeoutMs: parseDuration(timeout)!, history: history, kernel: kernelOption.line)
   }
 }
 
-func runRepl(backend: BackendChoice, seed: UInt64, timeoutMs: Int64, history: String?) throws {
+func runRepl(backend: BackendChoice, seed: UInt64, timeoutMs: Int64, history: String?, kernel: KernelVersion? = nil) throws {
   let out = StreamSink(stdout)
   let err = StreamSink(stderr)
   ReplFiles.write = { path, text in
@@ -141,9 +144,18 @@ func runRepl(backend: BackendChoice, seed: UInt64, timeoutMs: Int64, history: St
   }
   ReplFiles.read = { readFile($0) }
   let session = ReplSession(
-    backend: backend == .real ? .real : .sim, seed: seed, out: out, err: err,
-    makeBackend: { kind in
-      try makeBackend(kind == .real ? .real : .sim, seed: seed, timeoutMs: timeoutMs, hostNetns: false)
+    backend: backend == .real ? .real : .sim, kernel: kernel, seed: seed, out: out, err: err,
+    makeBackend: { kind, version in
+      // The REPL's real backend is this machine's kernel: another version
+      // runs as user-mode Linux only for whole commands (run, test, diff, fuzz).
+      if kind == .real, let v = version, v.line != KernelStore.hostLine {
+        throw BackendUnavailable(
+          message: "the REPL's real backend is this machine's Linux \(RealKernel.hostRelease), not \(v)",
+          hint: "'.backend sim' explores Linux \(v)'s rules; 'sockscript run --backend real --kernel \(v) FILE' runs a saved session on it")
+      }
+      return try makeBackend(
+        kind == .real ? .real : .sim, seed: seed, timeoutMs: timeoutMs, hostNetns: false,
+        version: version.map(KernelVersion.nearestProfile) ?? .latestModelled)
     })
   session.interrupted = isInterrupted
   currentSession = session

@@ -55,15 +55,21 @@ struct Test: ParsableCommand {
   var timeout: String = defaultTimeout
 
   @OptionGroup var budget: StepBudget
+  @OptionGroup var kernelOption: KernelOption
 
   func validate() throws {
     if paths.isEmpty { throw ValidationError("give the files or directories to test, e.g. 'sockscript test examples'") }
     if let j = jobs, j < 1 { throw ValidationError("--jobs must be at least 1") }
+    if kernelOption.kernel == "all" { throw ValidationError("--kernel all is for diff; test takes one version") }
     try validateTimeout(timeout)
   }
 
   func run() throws {
     try withOutput { out, err in
+      if let code = try kernelOption.runInGuestIfNeeded(needsReal: backend.choices.contains(.real), out: out, err: err) {
+        if code != 0 { throw ExitCode(code) }
+        return
+      }
       var files: [String] = []
       var bad = false
       for p in paths {
@@ -85,7 +91,7 @@ struct Test: ParsableCommand {
       let width = max(1, jobs ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
       let timeoutMs = parseDuration(timeout)!
       // Simulator runs happen in this process, on worker threads.
-      let sim = backends.contains(.sim) ? SimBatch(files: files, seed: seed, timeoutMs: timeoutMs, maxSteps: budget.maxSteps, width: width) : nil
+      let sim = backends.contains(.sim) ? SimBatch(files: files, seed: seed, timeoutMs: timeoutMs, maxSteps: budget.maxSteps, width: width, version: kernelOption.simVersion) : nil
       // Real-backend runs are children (each needs its own network
       // namespace, which belongs to a thread) writing JSON Lines.
       var real = [BatchOutcome?](repeating: nil, count: files.count)
@@ -151,6 +157,7 @@ final class SimBatch: @unchecked Sendable {
   let seed: UInt64
   let timeoutMs: Int64
   let maxSteps: Int?
+  let version: KernelVersion
   var mutex = pthread_mutex_t()
   var cond = pthread_cond_t()
   var next = 0
@@ -159,7 +166,8 @@ final class SimBatch: @unchecked Sendable {
   let done: UnsafeMutableBufferPointer<Bool>
   var threads: [pthread_t] = []
 
-  init(files: [String], seed: UInt64, timeoutMs: Int64, maxSteps: Int?, width: Int) {
+  init(files: [String], seed: UInt64, timeoutMs: Int64, maxSteps: Int?, width: Int, version: KernelVersion) {
+    self.version = version
     self.files = files
     self.seed = seed
     self.timeoutMs = timeoutMs
@@ -216,7 +224,7 @@ final class SimBatch: @unchecked Sendable {
     guard let text = readFile(path) else {
       return BatchOutcome(status: .error, backend: "sim", detail: "sockscript: cannot read '\(path)': \(errnoText())")
     }
-    let kernel = SimKernel(config: .init(seed: seed, timeoutMs: timeoutMs))
+    let kernel = SimKernel(config: .init(seed: seed, timeoutMs: timeoutMs, version: version))
     return BatchCollector.run(SourceFile(name: path, text: text), backend: kernel, options: RunOptions(seed: seed, maxSteps: maxSteps), interrupted: isInterrupted)
   }
 

@@ -28,9 +28,11 @@ func isInterrupted() -> Bool { interruptRequested != 0 }
 
 /// Makes the backend a run asks for; the real one enters a fresh network
 /// namespace each time.
-func makeBackend(_ choice: BackendChoice, seed: UInt64, timeoutMs: Int64, hostNetns: Bool, disabled: Set<SimRule> = []) throws -> KernelBackend {
+func makeBackend(
+  _ choice: BackendChoice, seed: UInt64, timeoutMs: Int64, hostNetns: Bool, disabled: Set<SimRule> = [], version: KernelVersion = .latestModelled
+) throws -> KernelBackend {
   switch choice {
-  case .sim: return SimKernel(config: .init(seed: seed, timeoutMs: timeoutMs, disabledRules: disabled))
+  case .sim: return SimKernel(config: .init(seed: seed, timeoutMs: timeoutMs, disabledRules: disabled, version: version))
   case .real: return try RealKernel(timeoutMs: timeoutMs, hostNetns: hostNetns, interrupted: isInterrupted)
   }
 }
@@ -111,7 +113,7 @@ struct Sockscript: ParsableCommand {
       check or run-time error in the script), 3 the backend could not run,
       130 interrupted.
       """,
-    subcommands: [Run.self, Check.self, Diff.self, Test.self, Fuzz.self, Export.self, Repl.self]
+    subcommands: [Run.self, Check.self, Diff.self, Test.self, Fuzz.self, Export.self, Repl.self, Kernels.self]
   )
 }
 
@@ -174,22 +176,29 @@ struct Run: ParsableCommand {
 
   @OptionGroup var rules: SimRules
   @OptionGroup var budget: StepBudget
+  @OptionGroup var kernelOption: KernelOption
 
   func validate() throws {
     if files.isEmpty && expression == nil { throw ValidationError("give a scenario file, or a script with -e") }
     if !files.isEmpty && expression != nil { throw ValidationError("give either files or -e, not both") }
+    if kernelOption.kernel == "all" { throw ValidationError("--kernel all is for diff; run takes one version") }
     try validateTimeout(timeout)
   }
 
   func run() throws {
     try withOutput { out, err in
+      if let code = try kernelOption.runInGuestIfNeeded(needsReal: backend == .real, out: out, err: err) {
+        if code != 0 { throw ExitCode(code) }
+        return
+      }
       let timeoutMs = parseDuration(timeout)!
       var (sources, worst) = loadSources(files: files, expression: expression, err: err)
       installInterruptHandler()
       for src in sources {
         let kernel: KernelBackend
         do {
-          kernel = try makeBackend(backend, seed: seed, timeoutMs: timeoutMs, hostNetns: hostNetns, disabled: rules.disabled)
+          kernel = try makeBackend(
+            backend, seed: seed, timeoutMs: timeoutMs, hostNetns: hostNetns, disabled: rules.disabled, version: kernelOption.simVersion)
         } catch let e as BackendUnavailable {
           reportUnavailable(e, err)
           worst = max(worst, Exit.backendUnavailable)
@@ -261,6 +270,7 @@ struct Diff: ParsableCommand {
   var timeout: String = defaultTimeout
 
   @OptionGroup var rules: SimRules
+  @OptionGroup var kernelOption: KernelOption
 
   func validate() throws {
     try validateTimeout(timeout)
@@ -268,11 +278,15 @@ struct Diff: ParsableCommand {
 
   func run() throws {
     try withOutput { out, err in
+      if let code = try kernelOption.runInGuestIfNeeded(needsReal: true, out: out, err: err) {
+        if code != 0 { throw ExitCode(code) }
+        return
+      }
       installInterruptHandler()
       let timeoutMs = parseDuration(timeout)!
       var (sources, worst) = loadSources(files: files, expression: nil, err: err)
       for src in sources {
-        let sim = SimKernel(config: .init(seed: seed, timeoutMs: timeoutMs, disabledRules: rules.disabled))
+        let sim = SimKernel(config: .init(seed: seed, timeoutMs: timeoutMs, disabledRules: rules.disabled, version: kernelOption.simVersion))
         do {
           let code = try Differ.diff(
             src, left: sim, right: { try RealKernel(timeoutMs: timeoutMs, interrupted: isInterrupted) }, options: RunOptions(seed: seed),

@@ -9,7 +9,7 @@ final class ReplTests: XCTestCase {
   func session(files: [String: String] = [:]) -> (ReplSession, StringSink, StringSink) {
     let out = StringSink()
     let err = StringSink()
-    let s = ReplSession(backend: .sim, seed: 0, out: out, err: err) { _ in SimKernel() }
+    let s = ReplSession(backend: .sim, seed: 0, out: out, err: err) { _, v in SimKernel(config: .init(version: v.map(KernelVersion.nearestProfile) ?? .latestModelled)) }
     XCTAssertTrue(s.start(.sim))
     return (s, out, err)
   }
