@@ -60,15 +60,16 @@ public enum Sysctl {
     "net.ipv4.tcp_max_syn_backlog",
   ]
 
-  /// Keys newer than the oldest modelled kernel: writing them on an older
-  /// one fails with ENOENT (there is no such /proc/sys file).
-  public static let since: [String: (version: KernelVersion, commit: String)] = [
-    "net.ipv4.tcp_tw_reuse_delay": (KernelVersion(6, 14), "ca6a6f93867a"),
-    "net.ipv4.tcp_syn_linear_timeouts": (KernelVersion(6, 5), "ccce324dabfe"),
+  /// Keys newer than the oldest modelled kernel, with the rule that came
+  /// with each: on a kernel without the rule, writing the key fails with
+  /// ENOENT (there is no such /proc/sys file).
+  public static let addedWith: [String: SimRule] = [
+    "net.ipv4.tcp_tw_reuse_delay": .twReuseDelay,
+    "net.ipv4.tcp_syn_linear_timeouts": .synLinearTimeouts,
   ]
 
   /// Whether a key exists on a version.
-  public static func exists(_ key: String, in v: KernelVersion) -> Bool { since[key].map { v >= $0.version } ?? true }
+  public static func exists(_ key: String, in v: KernelVersion) -> Bool { addedWith[key]?.exists(in: v) ?? true }
 }
 
 /// What a call returned: success or an errno, plus what the caller may want

@@ -368,7 +368,28 @@ struct Kernels: ParsableCommand {
       7.2 (sid). It needs apt-get, dpkg-deb and patchelf; the guest loads
       its ipv6 and udp_diag modules with insmod (kmod).
       """,
-    subcommands: [List.self, Fetch.self], defaultSubcommand: List.self)
+    subcommands: [List.self, Fetch.self, Rules.self], defaultSubcommand: List.self)
+
+  struct Rules: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "rules", abstract: "Which version changed what: the simulator's rules that some profiles lack.")
+    func run() throws {
+      try withOutput { out, _ in
+        let lines = KernelVersion.profiles.map { $0.line.description }
+        out.write("RULE".padding(32) + lines.map { $0.padding(6) }.joined() + "COMMIT\n")
+        for r in SimRule.allCases where r.since != nil || r.until != nil {
+          let marks = KernelVersion.profiles.map { (r.exists(in: $0) ? "yes" : "-").padding(6) }.joined()
+          out.write(r.rawValue.padding(32) + marks + (r.commit ?? "measured, not bisected") + "\n")
+        }
+        let u8 = KernelVersion.profiles.map { ($0 >= KernelVersion(5, 13) ? "yes" : "-").padding(6) }.joined()
+        out.write("u8 sysctls (no sign, 0..255)".padding(32) + u8 + "proc_dou8vec_minmax and its series (5.13); before, ints\n")
+        for (key, rule) in Sysctl.addedWith.sorted(by: { $0.key < $1.key }) {
+          let marks = KernelVersion.profiles.map { (rule.exists(in: $0) ? "yes" : "-").padding(6) }.joined()
+          out.write(("sysctl " + key.split(separator: ".").last!).padding(32) + marks + "with \(rule.rawValue)\n")
+        }
+      }
+    }
+  }
 
   struct List: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "Show the kernels a run can use.")

@@ -29,10 +29,11 @@ func isInterrupted() -> Bool { interruptRequested != 0 }
 /// Makes the backend a run asks for; the real one enters a fresh network
 /// namespace each time.
 func makeBackend(
-  _ choice: BackendChoice, seed: UInt64, timeoutMs: Int64, hostNetns: Bool, disabled: Set<SimRule> = [], version: KernelVersion = .latestModelled
+  _ choice: BackendChoice, seed: UInt64, timeoutMs: Int64, hostNetns: Bool, disabled: Set<SimRule> = [], version: KernelVersion = .latestModelled,
+  forced: Set<SimRule> = []
 ) throws -> KernelBackend {
   switch choice {
-  case .sim: return SimKernel(config: .init(seed: seed, timeoutMs: timeoutMs, disabledRules: disabled, version: version))
+  case .sim: return SimKernel(config: .init(seed: seed, timeoutMs: timeoutMs, disabledRules: disabled, version: version, forcedRules: forced))
   case .real: return try RealKernel(timeoutMs: timeoutMs, hostNetns: hostNetns, interrupted: isInterrupted)
   }
 }
@@ -135,10 +136,16 @@ struct SimRules: ParsableArguments {
   @Option(name: .customLong("sim-disable"), parsing: .singleValue, help: ArgumentHelp("Test only: switch off a simulator rule.", visibility: .hidden))
   var simDisable: [String] = []
 
+  @Option(
+    name: .customLong("sim-enable"), parsing: .singleValue, help: ArgumentHelp("Test only: keep a simulator rule in force on a profile whose kernel lacks it.", visibility: .hidden)
+  )
+  var simEnable: [String] = []
+
   var disabled: Set<SimRule> { Set(simDisable.compactMap(SimRule.init(rawValue:))) }
+  var forced: Set<SimRule> { Set(simEnable.compactMap(SimRule.init(rawValue:))) }
 
   func validate() throws {
-    for r in simDisable where SimRule(rawValue: r) == nil {
+    for r in simDisable + simEnable where SimRule(rawValue: r) == nil {
       throw ValidationError("unknown simulator rule '\(r)'; rules: \(SimRule.allCases.map(\.rawValue).joined(separator: ", "))")
     }
   }
@@ -198,7 +205,8 @@ struct Run: ParsableCommand {
         let kernel: KernelBackend
         do {
           kernel = try makeBackend(
-            backend, seed: seed, timeoutMs: timeoutMs, hostNetns: hostNetns, disabled: rules.disabled, version: kernelOption.simVersion)
+            backend, seed: seed, timeoutMs: timeoutMs, hostNetns: hostNetns, disabled: rules.disabled, version: kernelOption.simVersion,
+            forced: rules.forced)
         } catch let e as BackendUnavailable {
           reportUnavailable(e, err)
           worst = max(worst, Exit.backendUnavailable)

@@ -72,4 +72,38 @@ final class DifferentialTests: XCTestCase {
     // And with nothing switched off, the same runs are green.
     XCTAssertEqual(try sockscript(["run"] + paths).code, 0)
   }
+
+  /// A rule that only some kernels have: the suite is version-aware (it
+  /// passes on every profile, see the next test), and it must tell the
+  /// versions apart: on each profile whose kernel lacks the rule, forcing
+  /// the rule in must turn some scenario red. (connect-range-step-one cannot
+  /// matter where IP_LOCAL_PORT_RANGE does not exist.)
+  func testEveryVersionedRuleSeparatesTheProfiles() throws {
+    let table = try sockscript(["kernels", "rules"]).out.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
+    let versions = Array(table[0].dropFirst().prefix { $0 != "COMMIT" })
+    XCTAssertEqual(versions, ["5.10", "6.1", "6.12", "6.18", "7.2"])
+    let rules = Set(Self.pinnedScenarios().keys)
+    let needs = ["connect-range-step-one": "local-port-range-option"]
+    let rows = Dictionary(table.dropFirst().filter { rules.contains($0[0]) }.map { ($0[0], Array(zip(versions, $0.dropFirst()))) }, uniquingKeysWith: { a, _ in a })
+    XCTAssertGreaterThanOrEqual(rows.count, 10)
+    let paths = Self.suite.map(\.path)
+    for (rule, marks) in rows {
+      let lacking = marks.filter { $0.1 == "-" }.map(\.0)
+      XCTAssertFalse(lacking.isEmpty, rule)
+      for v in lacking {
+        if let dep = needs[rule], rows[dep]?.first(where: { $0.0 == v })?.1 == "-" { continue }
+        let r = try sockscript(["run", "--kernel", v, "--sim-enable", rule] + paths)
+        XCTAssertEqual(r.code, 1, "the suite passes on \(v) with \(rule) forced in: no scenario tells the versions apart")
+      }
+    }
+  }
+
+  /// Every scenario passes on the simulator's every profile (the suite is
+  /// version-aware: 'if kernel >= 6.18 { ... }').
+  func testSuitePassesOnEveryProfile() throws {
+    for v in ["5.10", "6.1", "6.12", "6.18", "7.2"] {
+      let r = try sockscript(["test", "--kernel", v, Paths.root.appendingPathComponent("Tests/Scenarios").path, Paths.root.appendingPathComponent("examples").path])
+      XCTAssertEqual(r.code, 0, "profile \(v):\n\(r.out)")
+    }
+  }
 }

@@ -122,7 +122,7 @@ extension SimKernel {
 
   /// The TIME_WAIT reuse delay of this version, in words.
   var twDelayRule: String {
-    SimRule.twReuseDelay.exists(in: config.version)
+    has(.twReuseDelay)
       ? "tcp_tw_reuse_delay is \(twReuseDelayMs) ms"
       : "before Linux 6.14 an entry is reused once the clock's second has moved past the one of its last timestamp (the simulator's clock starts at a second boundary)"
   }
@@ -180,6 +180,6 @@ extension SimKernel {
       return "took over \(name(tw)) (\(tuple)): the port was bound explicitly, and \(stamp) that is allowed whatever tcp_tw_reuse says."
     }
     return
-      "took over \(name(tw)) (\(tuple)): tcp_tw_reuse is \(twReuse) and the entry is \(formatMs(nowMs - tw.twEntryMs)) old (\(SimRule.twReuseDelay.exists(in: config.version) ? "over tcp_tw_reuse_delay, \(twReuseDelayMs) ms" : "in a later second than its last timestamp")), \(stamp)."
+      "took over \(name(tw)) (\(tuple)): tcp_tw_reuse is \(twReuse) and the entry is \(formatMs(nowMs - tw.twEntryMs)) old (\(has(.twReuseDelay) ? "over tcp_tw_reuse_delay, \(twReuseDelayMs) ms" : "in a later second than its last timestamp")), \(stamp)."
   }
 }

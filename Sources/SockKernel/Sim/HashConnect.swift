@@ -169,7 +169,7 @@ extension SimKernel {
     guard tw.timestamps else { return false }
     if !autobind { return true }
     guard reuse != 0 else { return false }
-    if !SimRule.twReuseDelay.exists(in: config.version) {
+    if !has(.twReuseDelay) {
       // Before 6.14: once the clock's whole second is past the one of the
       // last timestamp the entry saw (ktime_get_seconds() > tw_ts_recent_stamp).
       return nowMs / 1000 > tw.twEntryMs / 1000 || config.disabledRules.contains(.twReuseDelay)

@@ -11,13 +11,18 @@ public final class SimKernel: KernelBackend {
     /// The Linux release whose rules the simulator follows (a profile of
     /// KernelVersion.profiles).
     public var version: KernelVersion
+    /// Test-only: rules in force even where the profile's kernel lacks them,
+    /// to prove that a version-aware scenario tells the versions apart.
+    public var forcedRules: Set<SimRule>
     public init(
-      seed: UInt64 = 0, timeoutMs: Int64 = SimKernel.defaultTimeoutMs, disabledRules: Set<SimRule> = [], version: KernelVersion = .latestModelled
+      seed: UInt64 = 0, timeoutMs: Int64 = SimKernel.defaultTimeoutMs, disabledRules: Set<SimRule> = [], version: KernelVersion = .latestModelled,
+      forcedRules: Set<SimRule> = []
     ) {
       self.seed = seed
       self.timeoutMs = timeoutMs
       self.disabledRules = disabledRules
       self.version = version
+      self.forcedRules = forcedRules
     }
   }
 
@@ -79,12 +84,15 @@ public final class SimKernel: KernelBackend {
     self.random = SeededRandom(seed: config.seed)
     self.netSecret = SeededRandom.mix(config.seed ^ 0x5EC2_E7)
     let restores = SimRule.releaseRestoresBucket
-    tcp.releaseRestoresBucket = !config.disabledRules.contains(restores) && restores.exists(in: config.version)
+    tcp.releaseRestoresBucket = !config.disabledRules.contains(restores) && (restores.exists(in: config.version) || config.forcedRules.contains(restores))
   }
+
+  /// Whether the profile's kernel has a rule (or a test forces it in).
+  func has(_ r: SimRule) -> Bool { r.exists(in: config.version) || config.forcedRules.contains(r) }
 
   /// Whether a rule is in force: part of the profile's kernel, and not
   /// switched off by a test (--sim-disable).
-  func rule(_ r: SimRule) -> Bool { !config.disabledRules.contains(r) && r.exists(in: config.version) }
+  func rule(_ r: SimRule) -> Bool { !config.disabledRules.contains(r) && has(r) }
 
   /// How long a blocking call waits by default (virtual time on the simulator,
   /// SO_SNDTIMEO/SO_RCVTIMEO on the real kernel).

@@ -104,8 +104,8 @@ extension SimKernel {
   // MARK: sysctl
 
   public func sysctl(_ key: String, _ value: String) -> CallResult {
-    if let added = Sysctl.since[key], config.version < added.version {
-      return .fail(.ENOENT, "\(key) does not exist before Linux \(added.version) (\(added.commit)); this is \(config.version.line)")
+    if let rule = Sysctl.addedWith[key], !has(rule) {
+      return .fail(.ENOENT, "\(key) does not exist before Linux \(rule.since!) (it came with \(rule.rawValue)); this is \(config.version.line)")
     }
     let bad = CallResult.fail(.EINVAL, "'\(value.trimmed)' is not a valid value for \(key)")
     if let spec = intSysctl(key) {
@@ -147,7 +147,7 @@ extension SimKernel {
   }
 
   public func readSysctl(_ key: String) -> String? {
-    guard Sysctl.exists(key, in: config.version) else { return nil }
+    if let rule = Sysctl.addedWith[key], !has(rule) { return nil }
     if let spec = intSysctl(key) { return "\(self[keyPath: spec.value])" }
     switch key {
     case "net.ipv4.ip_local_port_range": return "\(portLo) \(portHi)"
