@@ -1,6 +1,7 @@
 import ArgumentParser
 import SockKernel
 import SockScript
+import SockSyntax
 
 #if canImport(Glibc)
   import Glibc
@@ -74,7 +75,12 @@ struct Fuzz: ParsableCommand {
         throw ExitCode(Exit.badInput)
       }
       defer { removeTree(dir) }
+      // With one job, or inside a user-mode kernel (one CPU, where starting
+      // a process costs most of a program's time), the real runs happen in
+      // this process, each in a fresh network namespace.
+      let inProcess = width == 1 || KernelStore.env("SOCKSCRIPT_GUEST") != nil
       let runner = RealRunner(dir: dir, width: width, timeout: timeout, extra: budget.arguments)
+      let local = InProcessRunner(timeoutMs: parseDuration(timeout)!, maxSteps: budget.maxSteps)
       var options = Fuzzer.Options(
         seed: seed, count: count, timeoutMs: parseDuration(timeout)!, timeLimitMs: timeLimit.flatMap(parseDuration), batch: width * 4)
       options.disabledRules = rules.disabled
@@ -88,7 +94,7 @@ struct Fuzz: ParsableCommand {
         options.known = Set(
           text.split(separator: "\n").map { String($0.prefix { $0 != "#" }).trimmed }.filter { !$0.isEmpty })
       }
-      let fuzzer = Fuzzer(options: options, runReal: runner.run, clockMs: monotonicMs, interrupted: isInterrupted)
+      let fuzzer = Fuzzer(options: options, runReal: inProcess ? local.run : runner.run, clockMs: monotonicMs, interrupted: isInterrupted)
       var wrote = false
       fuzzer.run { f in
         if !wrote {
@@ -103,7 +109,7 @@ struct Fuzz: ParsableCommand {
         }
         stdout.flush()
       }
-      if runner.unavailable {
+      if runner.unavailable || local.unavailable {
         err.write("sockscript: the real backend could not run (no network namespace?); see 'sockscript run --backend real'\n")
         throw ExitCode(Exit.backendUnavailable)
       }
@@ -171,6 +177,35 @@ final class RealRunner {
     }
     for p in paths { unlink(p) }
     return results
+  }
+}
+
+/// Runs fuzz programs on the real kernel in this process, one after the
+/// other, each in a fresh network namespace (RealKernel enters one), with
+/// the descriptor limit put back after each.
+final class InProcessRunner {
+  let timeoutMs: Int64
+  let maxSteps: Int?
+  var unavailable = false
+
+  init(timeoutMs: Int64, maxSteps: Int?) {
+    self.timeoutMs = timeoutMs
+    self.maxSteps = maxSteps
+  }
+
+  func run(_ texts: [String]) -> [Trace?] {
+    texts.enumerated().map { (i, text) -> Trace? in
+      guard !isInterrupted() else { return nil }
+      var saved = rlimit()
+      getrlimit(Int32(RLIMIT_NOFILE.rawValue), &saved)
+      defer { setrlimit(Int32(RLIMIT_NOFILE.rawValue), &saved) }
+      guard let kernel = try? RealKernel(timeoutMs: timeoutMs, interrupted: isInterrupted) else {
+        unavailable = true
+        return nil
+      }
+      defer { kernel.shutdownBackend() }
+      return Trace.run(SourceFile(name: "p\(i).sock", text: text), on: kernel, seed: 0, maxSteps: maxSteps)
+    }
   }
 }
 

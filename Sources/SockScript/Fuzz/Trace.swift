@@ -51,11 +51,16 @@ public struct Trace: Equatable, Sendable {
 
   /// Runs `file` on a simulator, keeping going after failed expectations.
   public static func simulate(_ file: SourceFile, config: SimKernel.Config, maxSteps: Int? = nil) -> Trace? {
+    run(file, on: SimKernel(config: config), seed: config.seed, maxSteps: maxSteps)
+  }
+
+  /// Runs `file` on a backend in this process, keeping going after failed
+  /// expectations (what `sockscript run --keep-going` would report).
+  public static func run(_ file: SourceFile, on kernel: KernelBackend, seed: UInt64, maxSteps: Int? = nil) -> Trace? {
     let (program, _) = Runner.compile(file)
     guard let prog = program else { return nil }
     let rep = CollectingReporter()
-    let kernel = SimKernel(config: config)
-    let code = Interpreter(file: file, program: prog, backend: kernel, reporter: rep, options: RunOptions(keepGoing: true, seed: config.seed, maxSteps: maxSteps))
+    let code = Interpreter(file: file, program: prog, backend: kernel, reporter: rep, options: RunOptions(keepGoing: true, seed: seed, maxSteps: maxSteps))
       .run()
     return Trace(steps: rep.steps.map { Step(line: $0.line, text: $0.text, result: $0.result, pass: $0.pass) }, exit: code)
   }
