@@ -1,6 +1,7 @@
 import ArgumentParser
 import SockKernel
 import SockScript
+import SockSyntax
 
 #if canImport(Glibc)
   import Glibc
@@ -549,4 +550,57 @@ extension StringProtocol {
     }
     return groups.filter { !$0.isEmpty }
   }
+}
+
+/// `diff --kernel all`: every file on every kernel line; the real runs are
+/// children (`run --backend real [--kernel V]`), all lines at once.
+func runMatrix(files: [String], seed: UInt64, timeout: String, format: OutputFormat, out: StreamSink, err: StreamSink) -> Int32 {
+  let timeoutMs = parseDuration(timeout)!
+  let host = KernelStore.hostLine
+  var worst: Int32 = 0
+  let missing = UMLPackage.all.map(\.line).filter { $0 != host && KernelStore.installed($0) == nil }
+  if !missing.isEmpty {
+    err.write(
+      "sockscript: simulator only on \(missing.map(\.description).joined(separator: ", ")): not fetched (sockscript kernels fetch \(missing.map(\.description).joined(separator: " ")))\n"
+    )
+  }
+  for path in files {
+    guard let text = readFile(path) else {
+      err.write("sockscript: cannot read '\(path)': \(errnoText())\n")
+      worst = max(worst, Exit.badInput)
+      continue
+    }
+    let src = SourceFile(name: path, text: text)
+    let (_, diags) = Runner.compile(src)
+    if !diags.isEmpty {
+      err.write(DiagnosticRenderer.render(diags, in: src))
+      worst = max(worst, Exit.badInput)
+      continue
+    }
+    let lines = KernelVersion.profiles
+    let pool = ChildPool()
+    var reals = [Trace?](repeating: nil, count: lines.count)
+    for (i, p) in lines.enumerated() where p.line == host || KernelStore.installed(p.line) != nil {
+      let kernelArgs = p.line == host ? [] : ["--kernel", p.line.description]
+      _ = pool.start(["run", "--backend", "real", "--format", "json", "--keep-going", "--seed", String(seed), "--timeout", timeout] + kernelArgs + [path], tag: i)
+    }
+    var failedKernels: [String] = []
+    while pool.running > 0, let done = pool.waitOne() {
+      reals[done.tag] = Trace(jsonLines: done.out, exit: done.exit)
+      if reals[done.tag] == nil { failedKernels.append("\(lines[done.tag].line): \(done.err.split(separator: "\n").first ?? "no output")") }
+    }
+    for f in failedKernels { err.write("sockscript: the real run on \(f)\n") }
+    let columns = lines.enumerated().map { i, p in
+      var sim = Trace.simulate(src, config: SimKernel.Config(seed: seed, timeoutMs: timeoutMs, version: p))
+      sim?.kernel = p.description
+      let release = reals[i].map { $0.kernel.isEmpty ? p.description : $0.kernel } ?? KernelStore.installed(p.line)?.release ?? p.description
+      return VersionMatrix.Column(line: p.line, release: release, sim: sim, real: reals[i])
+    }
+    let m = VersionMatrix(file: path, seed: seed, columns: columns)
+    out.write(format == .md ? m.markdown() : m.text())
+    out.flush()
+    if !m.agrees { worst = max(worst, Exit.failed) }
+    if isInterrupted() { return Exit.interrupted }
+  }
+  return worst
 }

@@ -266,6 +266,13 @@ struct Diff: ParsableCommand {
       Both runs keep going after a failed expectation. A call agrees when both
       results are equal; an expect agrees when it holds on both or fails on
       both. Exit 0 when every file agrees, 1 when one differs.
+
+      --kernel all runs each file on every kernel line (5.10, 6.1, 6.12,
+      6.18, 7.2), simulated and, where the kernel is here (the host's, or
+      fetched with 'sockscript kernels fetch'), real; it prints each statement
+      whose result varies, with the result on every line and the first line
+      where it changed (--format md: a Markdown table for an issue). Exit 1
+      when a simulator result differs from its kernel's.
       """)
 
   @Argument(help: "Scenario files (.sock).")
@@ -280,11 +287,24 @@ struct Diff: ParsableCommand {
   @OptionGroup var rules: SimRules
   @OptionGroup var kernelOption: KernelOption
 
+  @Option(help: "With --kernel all: text, or md (a Markdown table for an issue).")
+  var format: OutputFormat = .text
+
   func validate() throws {
     try validateTimeout(timeout)
+    if format == .json { throw ValidationError("diff prints text or md") }
+    if format == .md && kernelOption.kernel != "all" { throw ValidationError("--format md is for the version matrix: add --kernel all") }
   }
 
   func run() throws {
+    if kernelOption.kernel == "all" {
+      try withOutput { out, err in
+        installInterruptHandler()
+        let code = runMatrix(files: files, seed: seed, timeout: timeout, format: format, out: out, err: err)
+        if code != 0 { throw ExitCode(code) }
+      }
+      return
+    }
     try withOutput { out, err in
       if let code = try kernelOption.runInGuestIfNeeded(needsReal: true, out: out, err: err) {
         if code != 0 { throw ExitCode(code) }

@@ -23,6 +23,18 @@ final class ReplTests: XCTestCase {
     XCTAssertTrue(out.text.contains("why: 127.0.0.1:8080 overlaps srv (LISTEN on 0.0.0.0:8080)"))
   }
 
+  func testKernelSwitchesTheProfileAndSaves() {
+    let (s, out, err) = session()
+    XCTAssertTrue(s.feed(".kernel 5.10"))
+    XCTAssertTrue(out.text.contains("(sim linux-5.10)"), out.text)
+    XCTAssertTrue(s.feed("socket a; setopt a local_port_range 40000 40001"))
+    XCTAssertTrue(out.text.contains("ENOPROTOOPT"), out.text)
+    XCTAssertTrue(s.saveText().contains("--kernel 5.10"), s.saveText())
+    XCTAssertTrue(s.feed(".kernel 4.4"))
+    XCTAssertTrue(err.text.contains(".kernel takes a version: 5.10, 6.1, 6.12, 6.18, 7.2"), err.text)
+    XCTAssertEqual(s.kernel, KernelVersion(5, 10), "a bad version changes nothing")
+  }
+
   func testRepeatContinuesOverLines() {
     let (s, out, _) = session()
     XCTAssertEqual(s.prompt, "sock> ")

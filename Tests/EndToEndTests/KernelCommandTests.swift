@@ -1,0 +1,59 @@
+import Foundation
+import XCTest
+
+/// `--kernel`, `sockscript kernels` and the version matrix, as a user runs them.
+final class KernelCommandTests: XCTestCase {
+  func testListNamesTheHostAndEveryLine() throws {
+    let r = try sockscript(["kernels", "list"])
+    XCTAssertEqual(r.code, 0, r.err)
+    XCTAssertTrue(r.out.contains("host   "), r.out)
+    for v in ["5.10", "6.1", "6.12", "7.2"] { XCTAssertTrue(r.out.contains("\n\(v) "), r.out) }
+    XCTAssertTrue(r.out.contains("simulator profiles: 5.10, 6.1, 6.12, 6.18, 7.2 (default 6.18)"), r.out)
+  }
+
+  func testMissingKernelIsAClearError() throws {
+    let empty = FileManager.default.temporaryDirectory.appendingPathComponent("sockscript-no-kernels-\(getpid())")
+    try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: empty) }
+    let r = try sockscript(["run", "--backend", "real", "--kernel", "7.2", "-e", "socket a"], environment: ["SOCKSCRIPT_KERNELS": empty.path])
+    XCTAssertEqual(r.code, 3)
+    XCTAssertTrue(r.err.contains("Linux 7.2 is not fetched"), r.err)
+    XCTAssertTrue(r.err.contains("run 'sockscript kernels fetch 7.2'"), r.err)
+    // The simulator alone needs no kernel.
+    XCTAssertEqual(try sockscript(["run", "--kernel", "7.2", "-e", "expect kernel == 7.2"], environment: ["SOCKSCRIPT_KERNELS": empty.path]).code, 0)
+    let bad = try sockscript(["run", "--kernel", "4.19", "-e", "socket a"])
+    XCTAssertEqual(bad.code, 2)
+    XCTAssertTrue(bad.err.contains("unknown kernel '4.19'; known: 5.10, 6.1, 6.12, 6.18, 7.2, host"), bad.err)
+  }
+
+  /// The real backend inside a user-mode kernel: the run reports that
+  /// kernel's release and its behaviour. Needs the kernels fetched (CI
+  /// fetches them; locally: sockscript kernels fetch).
+  func testRealBackendRunsInsideAnotherKernel() throws {
+    let list = try sockscript(["kernels", "list"]).out
+    guard let line = list.split(separator: "\n").first(where: { $0.hasPrefix("6.1 ") }), !line.contains("not fetched") else {
+      throw XCTSkip("Linux 6.1 is not fetched (sockscript kernels fetch 6.1)")
+    }
+    let r = try sockscript([
+      "run", "--backend", "real", "--kernel", "6.1", "-e",
+      "print kernel; socket a; setopt a reuseaddr; bind a 127.0.0.1:0; expect a.state == BOUND; sysctl net.ipv4.tcp_tw_reuse_delay = 5 => ENOENT",
+    ])
+    XCTAssertEqual(r.code, 0, r.out + r.err)
+    XCTAssertTrue(r.out.contains("kernel 6.1.176"), r.out)
+    XCTAssertTrue(r.out.contains("\n6.1.176\n"), r.out)
+  }
+
+  func testMatrixShowsWhereAResultChanged() throws {
+    let f = Paths.root.appendingPathComponent("Tests/Scenarios/connect/connect-bind0-marks-port.sock").path
+    let r = try sockscript(["diff", "--kernel", "all", f])
+    XCTAssertEqual(r.code, 0, r.out + r.err)
+    let row = r.out.split(separator: "\n").first { $0.contains("connect d 127.0.0.1:8081 => EADDRNOTAVAIL") && $0.contains("5.10") == false }
+    XCTAssertNotNil(row, r.out)
+    XCTAssertTrue(row!.hasSuffix("6.18"), String(row!))
+    XCTAssertTrue(r.out.contains("simulator and kernel agree on each"), r.out)
+    let md = try sockscript(["diff", "--kernel", "all", "--format", "md", f])
+    XCTAssertTrue(md.out.contains("| line | statement | 5.10 | 6.1 | 6.12 | 6.18 | 7.2 | changed in |"), md.out)
+    XCTAssertTrue(md.out.contains("Verdict: the simulator agrees with every kernel."), md.out)
+    XCTAssertEqual(try sockscript(["diff", "--format", "md", f]).code, 2, "--format md needs --kernel all")
+  }
+}
