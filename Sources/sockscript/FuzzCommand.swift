@@ -204,7 +204,9 @@ final class InProcessRunner {
         return nil
       }
       defer { kernel.shutdownBackend() }
-      return Trace.run(SourceFile(name: "p\(i).sock", text: text), on: kernel, seed: 0, maxSteps: maxSteps)
+      var trace = Trace.run(SourceFile(name: "p\(i).sock", text: text), on: kernel, seed: 0, maxSteps: maxSteps)
+      trace?.kernel = kernel.kernelName
+      return trace
     }
   }
 }

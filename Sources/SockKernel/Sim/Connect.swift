@@ -102,6 +102,9 @@ extension SimKernel {
       let pick = connectSearch(s, saddr: src, dst: dst, rng: &rng)
       random = rng
       guard let p = pick else {
+        // Since bhash2 (6.1) the failed search gives back the source address
+        // it chose (inet_bhash2_reset_saddr); 5.10 keeps it.
+        if !hadAddr && !rule(.failedConnectResetsSource) { s.laddr = src }
         return .fail(.EADDRNOTAVAIL, connectWhy(s, src: src, dst: dst))
       }
       port = p.port

@@ -81,6 +81,10 @@ public enum SimRule: String, CaseIterable, Sendable, CustomStringConvertible {
   /// limit is no limit (6.1.176 and later; on 5.10.46 the signed compare
   /// makes a negative limit refuse every TIME_WAIT entry).
   case twLimitUnsigned = "tw-limit-unsigned"
+  /// A connect() whose port search fails gives back the source address it
+  /// chose (6.1, with bhash2); 5.10 keeps it, so a later autobind or
+  /// connect() starts from that address.
+  case failedConnectResetsSource = "failed-connect-resets-source"
 
   public var description: String { rawValue }
 
@@ -117,6 +121,7 @@ public enum SimRule: String, CaseIterable, Sendable, CustomStringConvertible {
     case .refusedConnectBlocksListen: return "net/ipv4/inet_connection_sock.c:inet_csk_listen_start (after tcp_disconnect of a refused connect)"
     case .shutListenerCannotConnect: return "net/ipv4/af_inet.c:inet_shutdown, __inet_stream_connect (sock->state after a listener's tcp_disconnect)"
     case .wrShutSelfConnectAborts: return "net/ipv4/tcp_input.c:tcp_rcv_synsent_state_process (simultaneous open of a socket with SEND_SHUTDOWN)"
+    case .failedConnectResetsSource: return "net/ipv4/inet_hashtables.c:__inet_hash_connect (inet_bhash2_reset_saddr on failure)"
     case .twLimitUnsigned: return "net/ipv4/inet_timewait_sock.c:inet_twsk_alloc (refcount_read(&tw_refcount) - 1 >= sysctl_max_tw_buckets)"
     }
   }
@@ -130,6 +135,7 @@ public enum SimRule: String, CaseIterable, Sendable, CustomStringConvertible {
     case .synLinearTimeouts: return "ccce324dabfe (tcp: make the first N SYN RTO backoffs linear, 6.5)"
     case .localPortRangeOption: return "91d0b78c5177 (inet: Add IP_LOCAL_PORT_RANGE socket option, 6.3; 6.1.32)"
     case .connectRangeStepOne: return "207184853dbd (tcp/dccp: change source port selection at connect() time, 6.8)"
+    case .failedConnectResetsSource: return "28044fc1d495 (net: Add a bhash2 table hashed by port and address, 6.1)"
     case .finWait2NotReused: return "0d9e5df4a257 (tcp: avoid reusing FIN_WAIT2 when trying to find port in connect() process, 6.12; 5.10.227, 6.1.113)"
     default: return nil
     }
@@ -149,6 +155,7 @@ public enum SimRule: String, CaseIterable, Sendable, CustomStringConvertible {
     case .refusedConnectBlocksListen, .shutListenerCannotConnect: return KernelVersion(6, 18)
     // Measured: absent on 5.10.46, present on 6.1.176 (not bisected further).
     case .wrShutSelfConnectAborts, .twLimitUnsigned: return KernelVersion(6, 1)
+    case .failedConnectResetsSource: return KernelVersion(6, 1)
     default: return nil
     }
   }
