@@ -55,8 +55,17 @@ final class DifferentialTests: XCTestCase {
     XCTAssertGreaterThanOrEqual(names.count, 14)
     let paths = Self.suite.map(\.path)
     let pinned = Self.pinnedScenarios()
+    // A rule 6.18 lacks (a bug of an older line) is switched off on a
+    // profile that has it.
+    let table = try sockscript(["kernels", "rules"]).out.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
+    let versions = Array(table[0].dropFirst().prefix { $0 != "COMMIT" })
+    var home: [String: String] = [:]
+    let col618 = versions.firstIndex(of: "6.18")! + 1
+    for row in table.dropFirst() where row.count > versions.count && row[col618] == "-" {
+      home[row[0]] = zip(versions, row.dropFirst()).first { $0.1 == "yes" }?.0
+    }
     for rule in names {
-      let r = try sockscript(["run", "--sim-disable", rule] + paths)
+      let r = try sockscript(["run", "--sim-disable", rule] + (home[rule].map { ["--kernel", $0] } ?? []) + paths)
       let red = Set(
         r.out.split(separator: "\n").filter { $0.hasPrefix("FAIL ") }.map { line in
           String(line.dropFirst("FAIL  ".count).prefix { $0 != ":" }).replacingOccurrences(of: Paths.root.path + "/", with: "")

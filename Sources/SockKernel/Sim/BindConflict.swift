@@ -25,12 +25,21 @@ extension SimKernel {
     return !(reuseportOK && rpPair)
   }
 
+  /// 6.1's bhash2 bug applies: `sk` binds a v4-mapped specific address.
+  func missesMappedAny(_ sk: SimSock) -> Bool {
+    sk.isV6 && sk.laddr.isV4Mapped && sk.laddr.mappedV4 != .any4 && rule(.bhash2MappedAnyMiss)
+  }
+
   /// Every owner of `port` that overlaps `sk` and conflicts with it.
   func conflicts(_ sk: SimSock, port: Int, relax: Bool, reuseportOK: Bool) -> [SimSock] {
     guard let tb = table(for: sk).bucket(port) else { return [] }
     let cls = sk.addrClass
+    let mappedSpecific = missesMappedAny(sk)
     return tb.owners.filter { o in
       guard let oc = o.boundClass else { return false }
+      // 6.1's bhash2 looks a v4-mapped address up among the IPv4 buckets,
+      // where an IPv6 socket on [::ffff:0.0.0.0] is not (seed 31 on 6.1).
+      if mappedSpecific && o.isV6 && o.laddr.isV4Mapped && o.laddr.mappedV4 == .any4 { return false }
       return AddrClass.overlap(cls, v6: sk.isV6, oc, v6Other: o.isV6) && conflict(sk, o, relax: relax, reuseportOK: reuseportOK)
     }
   }

@@ -66,7 +66,8 @@ extension SimKernel {
   /// with each strict pass (relax off, no bound device) answered from the
   /// bind table's bitmaps instead of probing port by port.
   func findOpenPort(_ sk: SimSock, rng: inout SeededRandom) -> Int? {
-    let bitmaps = sk.device == nil
+    // (The bitmaps know overlap only; 6.1's v4-mapped bug needs the probe.)
+    let bitmaps = sk.device == nil && !missesMappedAny(sk)
     // The passes: strict, then relaxed with ip_autobind_reuse; in each, the
     // lower then the upper half for SO_REUSEADDR; in each window, the
     // starting parity then the other. (Counted loops: no arrays per call.)

@@ -85,6 +85,10 @@ public enum SimRule: String, CaseIterable, Sendable, CustomStringConvertible {
   /// chose (6.1, with bhash2); 5.10 keeps it, so a later autobind or
   /// connect() starts from that address.
   case failedConnectResetsSource = "failed-connect-resets-source"
+  /// A 6.1 bhash2 bug: a bind() to a v4-mapped address ([::ffff:127.0.0.1])
+  /// does not see an IPv6 socket bound to [::ffff:0.0.0.0] on its port
+  /// (6.1.176; 5.10, with no bhash2, and 6.12 see it).
+  case bhash2MappedAnyMiss = "bhash2-mapped-any-miss"
 
   public var description: String { rawValue }
 
@@ -122,6 +126,7 @@ public enum SimRule: String, CaseIterable, Sendable, CustomStringConvertible {
     case .shutListenerCannotConnect: return "net/ipv4/af_inet.c:inet_shutdown, __inet_stream_connect (sock->state after a listener's tcp_disconnect)"
     case .wrShutSelfConnectAborts: return "net/ipv4/tcp_input.c:tcp_rcv_synsent_state_process (simultaneous open of a socket with SEND_SHUTDOWN)"
     case .failedConnectResetsSource: return "net/ipv4/inet_hashtables.c:__inet_hash_connect (inet_bhash2_reset_saddr on failure)"
+    case .bhash2MappedAnyMiss: return "net/ipv4/inet_connection_sock.c:inet_bhash2_conflict, inet_bhash2_addr_any_conflict (v4-mapped lookup)"
     case .twLimitUnsigned: return "net/ipv4/inet_timewait_sock.c:inet_twsk_alloc (refcount_read(&tw_refcount) - 1 >= sysctl_max_tw_buckets)"
     }
   }
@@ -136,6 +141,7 @@ public enum SimRule: String, CaseIterable, Sendable, CustomStringConvertible {
     case .localPortRangeOption: return "91d0b78c5177 (inet: Add IP_LOCAL_PORT_RANGE socket option, 6.3; 6.1.32)"
     case .connectRangeStepOne: return "207184853dbd (tcp/dccp: change source port selection at connect() time, 6.8)"
     case .failedConnectResetsSource: return "28044fc1d495 (net: Add a bhash2 table hashed by port and address, 6.1)"
+    case .bhash2MappedAnyMiss: return "28044fc1d495 (bhash2, 6.1); 6.12 has 5e07e672412b (tcp: Use bhash2 for v4-mapped-v6 non-wildcard address, 6.8)"
     case .finWait2NotReused: return "0d9e5df4a257 (tcp: avoid reusing FIN_WAIT2 when trying to find port in connect() process, 6.12; 5.10.227, 6.1.113)"
     default: return nil
     }
@@ -155,7 +161,7 @@ public enum SimRule: String, CaseIterable, Sendable, CustomStringConvertible {
     case .refusedConnectBlocksListen, .shutListenerCannotConnect: return KernelVersion(6, 18)
     // Measured: absent on 5.10.46, present on 6.1.176 (not bisected further).
     case .wrShutSelfConnectAborts, .twLimitUnsigned: return KernelVersion(6, 1)
-    case .failedConnectResetsSource: return KernelVersion(6, 1)
+    case .failedConnectResetsSource, .bhash2MappedAnyMiss: return KernelVersion(6, 1)
     default: return nil
     }
   }
@@ -165,6 +171,7 @@ public enum SimRule: String, CaseIterable, Sendable, CustomStringConvertible {
   public var until: KernelVersion? {
     switch self {
     case .refusedConnectBlocksListen, .shutListenerCannotConnect: return KernelVersion(7, 2)
+    case .bhash2MappedAnyMiss: return KernelVersion(6, 12)
     default: return nil
     }
   }

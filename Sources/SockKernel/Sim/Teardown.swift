@@ -80,7 +80,10 @@ extension SimKernel {
     default: break
     }
     if how != .wr { s.rdShut = true }
-    if how != .rd && !s.wrShut {
+    if how != .rd {
+      // tcp_shutdown sends a FIN from ESTABLISHED or CLOSE_WAIT whatever
+      // sk_shutdown says: a socket marked before it connected (5.10 lets
+      // such a socket connect to itself) still closes (seed 33 on 5.10).
       s.wrShut = true
       sendFIN(from: s)
     }
