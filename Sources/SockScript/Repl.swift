@@ -337,7 +337,7 @@ public enum ReplHelp {
         Statements: \(Keywords.statements.joined(separator: " "))
         A call may end with '=> RESULT' (ok, an errno name, a|b, any). ';' separates statements.
         At the prompt a call without '=>' just shows its result. 'if C { ... } else { ... }' branches;
-        values: numbers, durations, strings, true/false, addresses (127.0.0.1 + i), endpoints.
+        values: numbers, durations, strings, true/false, addresses (127.0.0.1 + i), endpoints; kernel (kernel >= 6.18).
         Meta commands: .help [statements|options|sysctls|states|errno NAME|meta], .show, .backend sim|real, .kernel VERSION,
           .reset, .save FILE, .load FILE, .quit (or Ctrl-D). Tab completes; Ctrl-C drops the line.
 
