@@ -287,13 +287,12 @@ struct Diff: ParsableCommand {
   @OptionGroup var rules: SimRules
   @OptionGroup var kernelOption: KernelOption
 
-  @Option(help: "With --kernel all: text, or md (a Markdown table for an issue).")
+  @Option(help: "Output: text, md (a Markdown report for an issue) or json (JSON Lines: each differing step, then a summary).")
   var format: OutputFormat = .text
 
   func validate() throws {
     try validateTimeout(timeout)
-    if format == .json { throw ValidationError("diff prints text or md") }
-    if format == .md && kernelOption.kernel != "all" { throw ValidationError("--format md is for the version matrix: add --kernel all") }
+    if format == .json && kernelOption.kernel == "all" { throw ValidationError("the version matrix prints text or md") }
   }
 
   func run() throws {
@@ -318,7 +317,7 @@ struct Diff: ParsableCommand {
         do {
           let code = try Differ.diff(
             src, left: sim, right: { try RealKernel(timeoutMs: timeoutMs, interrupted: isInterrupted) }, options: RunOptions(seed: seed),
-            out: out, err: err)
+            format: format, out: out, err: err)
           worst = max(worst, code)
         } catch let e as BackendUnavailable {
           reportUnavailable(e, err)

@@ -54,6 +54,39 @@ final class KernelCommandTests: XCTestCase {
     let md = try sockscript(["diff", "--kernel", "all", "--format", "md", f])
     XCTAssertTrue(md.out.contains("| line | statement | 5.10 | 6.1 | 6.12 | 6.18 | 7.2 | changed in |"), md.out)
     XCTAssertTrue(md.out.contains("Verdict: the simulator agrees with every kernel."), md.out)
-    XCTAssertEqual(try sockscript(["diff", "--format", "md", f]).code, 2, "--format md needs --kernel all")
+    XCTAssertEqual(try sockscript(["diff", "--kernel", "all", "--format", "json", f]).code, 2, "the matrix prints text or md")
+  }
+}
+
+/// `diff --format md|json`: a disagreement to paste into an issue.
+final class DiffFormatTests: XCTestCase {
+  let file = Paths.root.appendingPathComponent("Tests/Scenarios/connect/connect-bind0-marks-port.sock").path
+
+  func testMarkdownNamesKernelsScenarioStepsAndVerdict() throws {
+    // A rule switched off makes the simulator disagree at line 20.
+    let r = try sockscript(["diff", "--sim-disable", "release-restores-bucket", "--format", "md", file])
+    XCTAssertEqual(r.code, 1, r.out + r.err)
+    XCTAssertTrue(r.out.contains("| kernel | sim linux-6.18 | "), r.out)
+    XCTAssertTrue(r.out.contains("<summary>Scenario</summary>"), r.out)
+    XCTAssertTrue(r.out.contains("| 20 | `connect d 127.0.0.1:8081` | `EADDRNOTAVAIL` | `ok` | connect() found no usable source port"), r.out)
+    XCTAssertTrue(r.out.contains("Verdict: DIFFER"), r.out)
+    XCTAssertFalse(r.out.contains(Paths.root.path + "/Sources"), "no build paths in a report")
+  }
+
+  func testJSONLinesHaveEachDifferenceThenASummary() throws {
+    let r = try sockscript(["diff", "--sim-disable", "release-restores-bucket", "--format", "json", file])
+    XCTAssertEqual(r.code, 1, r.err)
+    let lines = r.out.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    XCTAssertEqual(lines.count, 2, r.out)
+    let d = try XCTUnwrap(lines[0])
+    XCTAssertEqual(d["line"] as? Int, 20)
+    XCTAssertEqual((d["sim"] as? [String: Any])?["result"] as? String, "EADDRNOTAVAIL")
+    XCTAssertEqual((d["real"] as? [String: Any])?["result"] as? String, "ok")
+    let summary = try XCTUnwrap(lines[1]?["summary"] as? [String: Any])
+    XCTAssertEqual(summary["verdict"] as? String, "differ")
+    XCTAssertEqual(summary["differences"] as? Int, 1)
+    let agree = try sockscript(["diff", "--format", "json", file])
+    XCTAssertEqual(agree.code, 0, agree.out)
+    XCTAssertTrue(agree.out.contains("\"verdict\":\"agree\""), agree.out)
   }
 }

@@ -73,6 +73,7 @@ extension SimKernel {
     var reserved = 0
     var marked: [String] = []
     var markedCount = 0
+    var markOutlived = false
     var busy: [String] = []
     var busyCount = 0
     var youngTW: String?
@@ -86,7 +87,11 @@ extension SimKernel {
       guard let tb = tcp.bucket(p) else { continue }
       if tb.fastreuse >= 0 || tb.fastreuseport >= 0 {
         markedCount += 1
-        if marked.count < 2, let o = tb.owners.first(where: { !$0.connectBind }) ?? tb.owners.first { marked.append(describe(o)) }
+        let binder = tb.owners.first { !$0.connectBind }
+        // Before 6.18 the mark outlives the bind(): only connect()-bound
+        // sockets may hold the port now.
+        if binder == nil { markOutlived = true }
+        if marked.count < 2, let o = binder ?? tb.owners.first { marked.append(describe(o)) }
         continue
       }
       if case .busy(let o) = checkEstablished(s, saddr: src, sport: p, dst: dst, autobind: true) {
@@ -101,7 +106,11 @@ extension SimKernel {
         "\(busyCount) already \(busyCount == 1 ? "carries" : "carry") a connection \(src) -> \(dst) (\(busy.joined(separator: ", "))\(busyCount > busy.count ? ", ..." : ""))")
     }
     if markedCount > 0 {
-      parts.append("\(markedCount) were reserved by an explicit bind() (\(marked.joined(separator: ", "))\(markedCount > marked.count ? ", ..." : "")), so connect() skips them")
+      let holders = "\(marked.joined(separator: ", "))\(markedCount > marked.count ? ", ..." : "")"
+      parts.append(
+        markOutlived
+          ? "\(markedCount) \(markedCount == 1 ? "keeps" : "keep") the mark of an explicit bind() that has gone, since \(holders) still \(markedCount == 1 && marked.count == 1 ? "holds" : "hold") the port (before 6.18 a port is given back to connect() only once no socket holds it), so connect() skips \(markedCount == 1 ? "it" : "them")"
+          : "\(markedCount) were reserved by an explicit bind() (\(holders)), so connect() skips them")
     }
     if reserved > 0 { parts.append("\(reserved) are in ip_local_reserved_ports") }
     var text = "connect() found no usable source port in \(lo)-\(hi)\(usable < n ? " (an odd-sized range loses one port)" : "")"
