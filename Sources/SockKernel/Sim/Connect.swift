@@ -69,7 +69,17 @@ extension SimKernel {
       return .fail(.ENETUNREACH, "a socket bound to the IPv6 address \(s.laddr) cannot reach an IPv4 (v4-mapped) address")
     }
     // After the address checks (seed 11 program 3373: EAFNOSUPPORT first).
-    if s.listenerShutDown && rule(.shutListenerCannotConnect) { return .fail(.EINVAL, "the socket was a listener shut down for reading; it cannot connect") }
+    if s.listenerShutDown && rule(.shutListenerCannotConnect) {
+      // The attempt still ends in tcp_set_state(TCP_CLOSE): a port bind(0)
+      // gave it since is released (seed 33 program 534 on 6.18).
+      if !s.portLock && s.lport != 0 {
+        tcp.remove(s)
+        s.lport = 0
+        s.connectBind = false
+        giveBackAddress(s)
+      }
+      return .fail(.EINVAL, "the socket was a listener shut down for reading; it cannot connect (an automatic port it held is given back)")
+    }
     if dst.addr.isMulticastOrBroadcast {
       return .fail(.ENETUNREACH, "TCP cannot connect to a multicast or broadcast address")
     }
@@ -104,7 +114,16 @@ extension SimKernel {
       guard let p = pick else {
         // Since bhash2 (6.1) the failed search gives back the source address
         // it chose (inet_bhash2_reset_saddr); 5.10 keeps it.
-        if !hadAddr && !rule(.failedConnectResetsSource) { s.laddr = src }
+        if !rule(.failedConnectResetsSource) {
+          // tcp_v4_connect set the source (sk_rcv_saddr_set writes the
+          // v4-mapped form into an IPv6 socket's address too, over ::1,
+          // seed 31 program 744 on 5.10).
+          if !hadAddr {
+            s.laddr = src
+          } else if s.isV6 && dst.addr.isV4Mapped && !s.laddr.isV4Mapped && !s.addrLock, let v4 = routeSource(dst.addr) {
+            s.laddr = v4.asV6
+          }
+        }
         return .fail(.EADDRNOTAVAIL, connectWhy(s, src: src, dst: dst))
       }
       port = p.port
