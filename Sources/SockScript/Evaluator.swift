@@ -4,8 +4,16 @@ import SockKernel
 import SockSyntax
 
 extension Interpreter {
+  /// `show`'s rows, alike on both backends: the named sockets in the order
+  /// the scenario created them (`socket`, `accept ... as`), then what no
+  /// name holds (unaccepted connections) in the kernel's order.
   public func showRows() -> [ShowRow] {
-    backend.table().map { row in
+    let rows = backend.table().enumerated().sorted { a, b in
+      let x = a.element.id.flatMap { bornAt[$0] } ?? Int.max
+      let y = b.element.id.flatMap { bornAt[$0] } ?? Int.max
+      return (x, a.offset) < (y, b.offset)
+    }.map(\.element)
+    return rows.map { row in
       var label = "-"
       if let id = row.id, let n = name(of: id) {
         label = row.hasDescriptor ? n : "\(n) (closed)"
@@ -50,6 +58,7 @@ extension Interpreter {
     slot.id = id
     if id >= names.count { names += [String?](repeating: nil, count: max(id + 1 - names.count, names.count)) }
     names[id] = slot.name
+    bornAt[id] = bornAt.count
   }
 
   /// The slot a socket reference names; unindexed names are cached per statement.

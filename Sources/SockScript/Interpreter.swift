@@ -13,6 +13,8 @@ public final class Interpreter {
   var sockets: [String: Slot] = [:]
   /// Socket names by id (ids are small and dense on both backends).
   var names: [String?] = []
+  /// When each socket got its name (its place in `show`).
+  var bornAt: [SockID: Int] = [:]
 
   func name(of id: SockID) -> String? { id >= 0 && id < names.count ? names[id] : nil }
   var statements = 0

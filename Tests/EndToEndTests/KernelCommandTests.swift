@@ -90,3 +90,35 @@ final class DiffFormatTests: XCTestCase {
     XCTAssertTrue(agree.out.contains("\"verdict\":\"agree\""), agree.out)
   }
 }
+
+/// `show` lists the same rows in the same order on both backends.
+final class ShowAlikeTests: XCTestCase {
+  func testRowsInCreationOrderWithInheritedOptions() throws {
+    let text = """
+      socket srv
+      setopt srv reuseaddr
+      bind srv 127.0.0.1:8080
+      listen srv
+      socket c
+      connect c 127.0.0.1:8080
+      socket u udp
+      bind u 127.0.0.1:9000
+      accept srv as s
+      socket z
+      show
+      """
+    func rows(_ backend: String) throws -> [[String]] {
+      let r = try sockscript(["run", "--backend", backend, "--format", "json", "-e", text])
+      XCTAssertEqual(r.code, 0, r.err)
+      let line = try XCTUnwrap(r.out.split(separator: "\n").first { $0.hasPrefix("{\"show\"") })
+      let obj = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+      let arr = try XCTUnwrap(obj["show"] as? [[String: Any]])
+      return arr.map { [($0["name"] as? String) ?? "", (($0["options"] as? [String]) ?? []).joined(separator: ",")] }
+    }
+    let sim = try rows("sim")
+    XCTAssertEqual(sim.map { $0[0] }, ["srv", "c", "u", "s", "z"], "the scenario's creation order, accept as a creation")
+    XCTAssertEqual(sim[3][1], "reuseaddr", "the accepted socket shows the option it inherited")
+    XCTAssertEqual(try rows("real").map { $0[0] }, sim.map { $0[0] })
+    XCTAssertEqual(try rows("real")[3][1], "reuseaddr")
+  }
+}

@@ -273,6 +273,9 @@ public final class RealKernel: KernelBackend {
     let nid = nextID
     let child = Record(fd: fd, kind: r.kind, uid: r.uid)
     child.mayHavePeer = true
+    // The kernel clones the listener (sk_clone_lock): the options `show`
+    // lists come along, all but O_NONBLOCK, a flag of the file.
+    child.options = r.options.filter { if case .nonblock = $0 { return false } else { return true } }
     records.append(child)
     var out = CallResult(local: Sys.name(fd, peer: false), remote: Sys.name(fd, peer: true))
     out.created = nid

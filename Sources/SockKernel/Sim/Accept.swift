@@ -202,6 +202,10 @@ extension SimKernel {
     c.reuseport = l.reuseport
     c.v6only = l.v6only
     c.device = l.device
+    // sk_clone_lock copies the listener's socket: SO_LINGER (a close of the
+    // accepted socket then resets) and IP_FREEBIND come along too.
+    c.linger = l.linger
+    c.freebind = l.freebind
     c.laddr = l.isV6 && dst.addr.isV4 ? dst.addr.asV6 : dst.addr
     c.raddr = l.isV6 && src.addr.isV4 ? src.addr.asV6 : src.addr
     c.rport = s.lport
