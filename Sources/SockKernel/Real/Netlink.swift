@@ -48,8 +48,25 @@ enum Netlink {
   }
 
   /// Opens a netlink socket with a receive timeout, so no read can hang.
+  /// When a scenario's `ulimit` has used up the descriptors, the limit is
+  /// raised for this one open and put back: reading state (`count()`,
+  /// `show`) must not depend on the scenario leaving a descriptor free.
   static func open(_ proto: Int32) -> Int32? {
-    let fd = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), proto)
+    var fd = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), proto)
+    if fd < 0 && errno == EMFILE {
+      var saved = rlimit()
+      if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &saved) == 0 {
+        var more = saved
+        more.rlim_cur = saved.rlim_cur + 1
+        if more.rlim_max < more.rlim_cur { more.rlim_max = more.rlim_cur }
+        if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &more) == 0 {
+          fd = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), proto)
+          var back = saved
+          back.rlim_max = more.rlim_max  // an unprivileged process cannot lower and raise it again
+          setrlimit(Int32(RLIMIT_NOFILE.rawValue), &back)
+        }
+      }
+    }
     if fd < 0 { return nil }
     Sys.setTimeouts(fd, ms: 2000)
     return fd
