@@ -772,8 +772,25 @@ typedef struct {
 static diag_row *g_rows;
 static int g_nrows;
 
-RT void dump_one(int tcp, int fam) {
+/* A sock_diag socket even when the scenario's ulimit is used up: the limit
+   is raised for this one open and put back. */
+RT int diag_socket(void) {
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  if (fd >= 0 || errno != EMFILE) return fd;
+  struct rlimit saved, more;
+  if (getrlimit(RLIMIT_NOFILE, &saved) != 0) return -1;
+  more = saved;
+  more.rlim_cur = saved.rlim_cur + 1;
+  if (more.rlim_max < more.rlim_cur) more.rlim_max = more.rlim_cur;
+  if (setrlimit(RLIMIT_NOFILE, &more) != 0) return -1;
+  fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  saved.rlim_max = more.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &saved);
+  return fd;
+}
+
+RT void dump_one(int tcp, int fam) {
+  int fd = diag_socket();
   if (fd < 0) return;
   struct timeval tv = {2, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);

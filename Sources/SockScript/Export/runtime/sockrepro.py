@@ -623,6 +623,25 @@ def from_tcp_state(s):
     return TCP_STATES.get(s, 0)
 
 
+def diag_socket():
+    """A sock_diag socket even when the scenario's ulimit is used up: the
+    limit is raised for this one open and put back."""
+    try:
+        return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 4)
+    except OSError as e:
+        if e.errno != _errno.EMFILE:
+            raise
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    hard2 = hard if hard == resource.RLIM_INFINITY or hard > soft else soft + 1
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft + 1, hard2))
+    try:
+        return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 4)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard2))
+
+
 def dump_all():
     """Every TCP and UDP socket of the namespace, by sock_diag (what ss reads)."""
     rows = []
@@ -630,7 +649,7 @@ def dump_all():
         for fam in (socket.AF_INET, socket.AF_INET6):
             req = struct.pack("BBBBI", fam, socket.IPPROTO_TCP if tcp else socket.IPPROTO_UDP, 0, 0, 0xFFFFFFFF) + b"\0" * 48
             msg = struct.pack("IHHII", 16 + len(req), 20, 0x1 | 0x300, 1, 0) + req
-            with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 4) as nl:
+            with diag_socket() as nl:
                 nl.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 2, 0))
                 nl.send(msg)
                 done = False
