@@ -43,6 +43,13 @@ func showTable(_ rows: [ShowRow], indent: String) -> [String] {
     [r.name, r.proto, r.state, r.local, r.remote, r.options.isEmpty ? "-" : r.options.joined(separator: ",")]
       + (grouped ? [r.group ?? "-"] : []) + [r.timer ?? ""]
   }
+  if cells.isEmpty { return alignedTable(header, [], indent: indent) + [indent + "(no sockets)"] }
+  return alignedTable(header, cells, indent: indent)
+}
+
+/// Rows of cells in columns two blanks apart, a header first, no trailing
+/// blanks (the tables of `show` and of the version matrix).
+func alignedTable(_ header: [String], _ cells: [[String]], indent: String) -> [String] {
   var widths = header.map(\.count)
   for c in cells { for (i, v) in c.enumerated() { widths[i] = max(widths[i], v.count) } }
   func fmt(_ c: [String]) -> String {
@@ -51,7 +58,7 @@ func showTable(_ rows: [ShowRow], indent: String) -> [String] {
     while s.hasSuffix(" ") { s.removeLast() }
     return s
   }
-  return [fmt(header)] + (cells.isEmpty ? [indent + "(no sockets)"] : cells.map(fmt))
+  return [fmt(header)] + cells.map(fmt)
 }
 
 /// The readable transcript: a header, one line per call, `why:` under

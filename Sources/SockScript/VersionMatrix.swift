@@ -106,19 +106,10 @@ public struct VersionMatrix: Sendable {
       return out
     }
     let heads = ["LINE", "STATEMENT"] + columns.map { $0.line.description } + ["CHANGED IN"]
-    var table = [heads]
-    for r in rows {
-      table.append(["\(r.line)", r.statement] + r.cells.map { $0.agrees ? $0.text : $0.text + " !" } + [r.changedIn.map { "\($0)" } ?? "-"])
+    let cells = rows.map { r in
+      ["\(r.line)", r.statement] + r.cells.map { $0.agrees ? $0.text : $0.text + " !" } + [r.changedIn.map { "\($0)" } ?? "-"]
     }
-    var widths = heads.map(\.count)
-    for row in table { for (i, c) in row.enumerated() { widths[i] = max(widths[i], min(c.count, i == 1 ? 44 : 40)) } }
-    for row in table {
-      var line = ""
-      for (i, c) in row.enumerated() {
-        line += i == row.count - 1 ? c : c + String(repeating: " ", count: max(1, widths[i] + 2 - c.count))
-      }
-      out += "  " + line + "\n"
-    }
+    for line in alignedTable(heads, cells, indent: "  ") { out += line + "\n" }
     let disagree = rows.filter { !$0.cells.allSatisfy(\.agrees) }.count
     out +=
       (disagree == 0

@@ -70,7 +70,7 @@ struct Fuzz: ParsableCommand {
       }
       installInterruptHandler()
       let width = max(1, jobs ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-      guard let dir = makeTempDir() else {
+      guard let dir = makeTempDir("fuzz") else {
         err.write("sockscript: cannot make a temporary folder: \(errnoText())\n")
         throw ExitCode(Exit.badInput)
       }
@@ -211,20 +211,14 @@ final class InProcessRunner {
   }
 }
 
-func makeTempDir() -> String? {
-  var template = Array("/tmp/sockscript-fuzz-XXXXXX".utf8CString)
+func makeTempDir(_ kind: String) -> String? {
+  var template = Array("/tmp/sockscript-\(kind)-XXXXXX".utf8CString)
   guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { return nil }
   return String(cString: template)
 }
 
 func removeTree(_ dir: String) {
-  if let d = opendir(dir) {
-    while let ent = readdir(d) {
-      let name = withUnsafeBytes(of: ent.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-      if name != "." && name != ".." { unlink("\(dir)/\(name)") }
-    }
-    closedir(d)
-  }
+  for name in listDir(dir) ?? [] { unlink("\(dir)/\(name)") }
   rmdir(dir)
 }
 

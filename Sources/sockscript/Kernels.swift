@@ -55,7 +55,7 @@ enum KernelStore {
 
   static func installed(_ line: KernelVersion) -> InstalledKernel? {
     let dir = folder + "/" + line.line.description
-    guard let release = readFile(dir + "/release")?.trimmingWhitespace, !release.isEmpty, access(dir + "/usr/bin/linux.uml", X_OK) == 0 else { return nil }
+    guard let release = readFile(dir + "/release")?.trimmed, !release.isEmpty, access(dir + "/usr/bin/linux.uml", X_OK) == 0 else { return nil }
     return InstalledKernel(line: line.line, release: release, folder: dir)
   }
 
@@ -98,7 +98,7 @@ enum KernelStore {
       let madison = try runTool(["apt-cache"] + opts + ["madison", name], in: apt)
       // "user-mode-linux |   6.1um4+b13 | http://... bookworm/main amd64 Packages"
       guard
-        let version = madison.split(separator: "\n").map({ $0.split(separator: "|").map { $0.trimmingWhitespace } }).first(where: {
+        let version = madison.split(separator: "\n").map({ $0.split(separator: "|").map { String($0).trimmed } }).first(where: {
           $0.count >= 3 && $0[2].contains(" \(pkg.suite)/")
         })?[1]
       else { throw KernelError("Debian \(pkg.suite) has no package \(name) at \(mirror.uri)") }
@@ -117,7 +117,7 @@ enum KernelStore {
       let lib = target + "/libc/usr/lib/x86_64-linux-gnu"
       try runTool(["patchelf", "--set-interpreter", lib + "/ld-linux-x86-64.so.2", "--set-rpath", lib, tmp + "/usr/bin/linux.uml"], in: base)
     }
-    guard let release = listDir(tmp + "/usr/lib/uml/modules").first else { throw KernelError("the package has no /usr/lib/uml/modules/RELEASE folder") }
+    guard let release = listDir(tmp + "/usr/lib/uml/modules")?.first else { throw KernelError("the package has no /usr/lib/uml/modules/RELEASE folder") }
     guard writeFile(tmp + "/release", release + "\n") else { throw KernelError("cannot write \(tmp)/release: \(errnoText())") }
     try runTool(["rm", "-rf", target], in: base)
     guard rename(tmp, target) == 0 else { throw KernelError("cannot rename \(tmp) to \(target): \(errnoText())") }
@@ -132,7 +132,7 @@ enum KernelStore {
     if let m = env("SOCKSCRIPT_DEBIAN_MIRROR") { return (m, nil) }
     let suites: Set<String> = ["buster", "bullseye", "bookworm", "trixie", "forky", "duke", "sid", "stable", "testing", "unstable"]
     var files = ["/etc/apt/sources.list"]
-    for d in ["/etc/apt/sources.list.d"] { files += listDir(d).filter { $0.hasSuffix(".list") || $0.hasSuffix(".sources") }.map { d + "/" + $0 } }
+    for d in ["/etc/apt/sources.list.d"] { files += (listDir(d) ?? []).filter { $0.hasSuffix(".list") || $0.hasSuffix(".sources") }.map { d + "/" + $0 } }
     for f in files {
       guard let text = readFile(f) else { continue }
       if f.hasSuffix(".sources") {
@@ -141,7 +141,7 @@ enum KernelStore {
           var fields: [String: String] = [:]
           for line in stanza where !line.hasPrefix("#") {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            fields[String(line[..<colon]).lowercased()] = String(line[line.index(after: colon)...]).trimmingWhitespace
+            fields[String(line[..<colon]).lowercased()] = String(line[line.index(after: colon)...]).trimmed
           }
           guard (fields["types"] ?? "").split(separator: " ").contains("deb"), let uri = fields["uris"]?.split(separator: " ").first,
             (fields["suites"] ?? "").split(separator: " ").contains(where: { suites.contains(String($0)) })
@@ -191,9 +191,7 @@ enum UMLRun {
   static var timeoutS: Int { KernelStore.env("SOCKSCRIPT_UML_TIMEOUT").flatMap(Int.init) ?? 7200 }
 
   static func run(_ k: InstalledKernel, args: [String], out: StreamSink, err: StreamSink) throws -> Int32 {
-    var template = Array("/tmp/sockscript-uml-XXXXXX".utf8CString)
-    guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { throw KernelError("cannot make a temporary folder: \(errnoText())") }
-    let dir = String(cString: template)
+    guard let dir = makeTempDir("uml") else { throw KernelError("cannot make a temporary folder: \(errnoText())") }
     defer { _ = try? runTool(["rm", "-rf", dir], in: "/") }
     guard let exe = realPath("/proc/self/exe"), let cwd = realPath(".") else { throw KernelError("cannot find this executable or the current folder") }
     var script = "#!/bin/sh\n"
@@ -241,7 +239,7 @@ enum UMLRun {
       if isInterrupted() { return 130 }
       throw KernelError("Linux \(k.release) (user-mode) was \(why); it was stopped")
     }
-    guard let code = readFile(dir + "/status").flatMap({ Int32($0.trimmingWhitespace) }) else {
+    guard let code = readFile(dir + "/status").flatMap({ Int32($0.trimmed) }) else {
       let log = (readFile(dir + "/boot.log") ?? "").split(separator: "\n").suffix(12).joined(separator: "\n")
       throw KernelError("Linux \(k.release) (user-mode) ended before the command did; the end of its console:\n\(log)")
     }
@@ -507,17 +505,6 @@ func makeDirs(_ path: String) throws {
   }
 }
 
-func listDir(_ path: String) -> [String] {
-  guard let dir = opendir(path) else { return [] }
-  defer { closedir(dir) }
-  var names: [String] = []
-  while let ent = readdir(dir) {
-    let name = withUnsafeBytes(of: ent.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-    if name != "." && name != ".." { names.append(name) }
-  }
-  return names.sorted()
-}
-
 func realPath(_ p: String) -> String? {
   guard let r = realpath(p, nil) else { return nil }
   defer { free(r) }
@@ -527,9 +514,6 @@ func realPath(_ p: String) -> String? {
 func shellQuote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
 
 extension StringProtocol {
-  var trimmingWhitespace: String {
-    String(drop { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }.reversed().drop { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }.reversed())
-  }
   func trimmingCharacters(_ set: String) -> String { String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed()) }
   func padding(_ n: Int) -> String { count >= n ? String(self) + " " : String(self) + String(repeating: " ", count: n - count) }
   var replacingColons: String { replacingOccurrences(of: ":", with: "%3a") }

@@ -60,3 +60,15 @@ func writeFile(_ path: String, _ text: String) -> Bool {
 }
 
 func errnoText() -> String { String(cString: strerror(errno)) }
+
+/// The names in a folder, sorted ("." and ".." left out); nil if it cannot be read.
+func listDir(_ path: String) -> [String]? {
+  guard let dir = opendir(path) else { return nil }
+  defer { closedir(dir) }
+  var names: [String] = []
+  while let ent = readdir(dir) {
+    let name = withUnsafeBytes(of: ent.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    if name != "." && name != ".." { names.append(name) }
+  }
+  return names.sorted()
+}

@@ -256,19 +256,10 @@ func collectScenarios(_ path: String) -> Result<[String], ErrnoError> {
   var st = stat()
   guard stat(path, &st) == 0 else { return .failure(ErrnoError(errno)) }
   if (st.st_mode & S_IFMT) != S_IFDIR { return .success([path]) }
-  guard let dir = opendir(path) else { return .failure(ErrnoError(errno)) }
-  var names: [String] = []
-  while let ent = readdir(dir) {
-    let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in
-      String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-    }
-    if name == "." || name == ".." { continue }
-    names.append(name)
-  }
-  closedir(dir)
+  guard let names = listDir(path) else { return .failure(ErrnoError(errno)) }
   var found: [String] = []
   let base = path.hasSuffix("/") ? path : path + "/"
-  for name in names.sorted() {
+  for name in names {
     let full = base + name
     var s = stat()
     guard stat(full, &s) == 0 else { continue }

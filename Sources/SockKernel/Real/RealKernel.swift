@@ -408,7 +408,8 @@ public final class RealKernel: KernelBackend {
     defer { Glibc.close(fd) }
     guard Sys.withSockaddr(Endpoint(.loopback4, 0), { Glibc.bind(fd, $0, $1) }) == 0 else { return true }
     let inode = UInt32(truncatingIfNeeded: Sys.inode(fd))
-    return Netlink.dump().contains { $0.inode == inode }
+    // One dump, TCP over IPv4 (a run pays for this probe at start).
+    return Netlink.dump(transport: .tcp, family: .inet, af: UInt8(AF_INET), proto: UInt8(IPPROTO_TCP)).contains { $0.inode == inode }
   }
 
   /// Whether a TCP socket in CLOSE holds a port: sock_diag lists it, or, on a

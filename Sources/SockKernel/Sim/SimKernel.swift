@@ -83,8 +83,7 @@ public final class SimKernel: KernelBackend {
     self.config = config
     self.random = SeededRandom(seed: config.seed)
     self.netSecret = SeededRandom.mix(config.seed ^ 0x5EC2_E7)
-    let restores = SimRule.releaseRestoresBucket
-    tcp.releaseRestoresBucket = !config.disabledRules.contains(restores) && (restores.exists(in: config.version) || config.forcedRules.contains(restores))
+    tcp.releaseRestoresBucket = rule(.releaseRestoresBucket)
   }
 
   /// Whether the profile's kernel has a rule (or a test forces it in).
