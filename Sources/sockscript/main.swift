@@ -100,10 +100,12 @@ struct Sockscript: ParsableCommand {
     discussion: """
       A .sock scenario is a list of socket calls (socket, setopt, bind, listen,
       connect, accept, close, ...) with the expected result of each written
-      inline ('=> EADDRINUSE'). It runs on a simulated Linux 6.18 kernel with
-      virtual time, where every refusal comes with a 'why:' line, or with
-      --backend real on this machine's kernel in a private network namespace;
-      'diff' compares the two. 'test' runs whole folders of scenarios (TAP
+      inline ('=> EADDRINUSE'). It runs on a simulated Linux kernel with
+      virtual time (6.18's rules, or --kernel 5.10|6.1|6.12|7.2), where every
+      refusal comes with a 'why:' line, or with --backend real on this
+      machine's kernel in a private network namespace (or another version
+      booted as user-mode Linux: see 'sockscript kernels'); 'diff' compares
+      the two, 'diff --kernel all' across every version. 'test' runs whole folders of scenarios (TAP
       with --format tap); 'run --format md' writes a report for an issue
       tracker and 'export c|python' a standalone program that reproduces the
       scenario; 'fuzz' holds random scenarios against the real kernel and

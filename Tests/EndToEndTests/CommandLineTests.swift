@@ -8,9 +8,11 @@ final class CommandLineTests: XCTestCase {
     XCTAssertEqual(r.code, 0)
     XCTAssertTrue(r.out.contains("run"))
     XCTAssertTrue(r.out.contains("check"))
+    XCTAssertTrue(r.out.contains("kernels"))
+    XCTAssertTrue(r.out.contains("--kernel 5.10|6.1|6.12|7.2"), r.out)
     let run = try sockscript(["run", "--help"])
     XCTAssertEqual(run.code, 0)
-    for flag in ["--backend", "--format", "--seed", "--keep-going", "--timeout", "-e"] { XCTAssertTrue(run.out.contains(flag), flag) }
+    for flag in ["--backend", "--format", "--seed", "--keep-going", "--timeout", "-e", "--kernel"] { XCTAssertTrue(run.out.contains(flag), flag) }
   }
 
   func testUsageErrorsExit2() throws {
