@@ -11,7 +11,7 @@ public struct CExporter {
   var depth = 1
 
   public static func export(_ file: SourceFile, _ program: Program) -> String {
-    var e = CExporter(w: ExportWriter(file: file, program: program, dialect: .c), program: program)
+    var e = CExporter(w: ExportWriter(file: file.forExport, program: program, dialect: .c), program: program)
     return e.render()
   }
 

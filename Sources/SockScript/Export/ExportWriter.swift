@@ -4,8 +4,17 @@ import SockSyntax
 /// The two export languages: C and Python share the runtime's function
 /// names (as_int, prop, mk_ep, ...), so one writer renders expressions,
 /// endpoints and socket names for both, differing only in literals.
-enum Dialect {
+public enum Dialect: Sendable {
   case c, python
+}
+
+extension SourceFile {
+  /// The file as an export names it: by its last path component, so no
+  /// absolute path of the user's machine ends up in a bug report.
+  var forExport: SourceFile {
+    let base = name.split(separator: "/").last.map(String.init) ?? name
+    return base == name ? self : SourceFile(name: base, text: String(decoding: bytes, as: UTF8.self))
+  }
 }
 
 /// What the C and Python exports decide alike: positions, variables,

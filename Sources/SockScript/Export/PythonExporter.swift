@@ -11,7 +11,7 @@ public struct PythonExporter {
   var depth = 1
 
   public static func export(_ file: SourceFile, _ program: Program) -> String {
-    var e = PythonExporter(w: ExportWriter(file: file, program: program, dialect: .python), program: program)
+    var e = PythonExporter(w: ExportWriter(file: file.forExport, program: program, dialect: .python), program: program)
     return e.render()
   }
 
