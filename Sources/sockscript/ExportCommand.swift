@@ -17,7 +17,18 @@ struct ExportOptions: ParsableArguments {
   @Option(name: .shortAndLong, help: "Write the program here instead of to standard output.")
   var output: String?
 
-  func export(_ render: (SourceFile, Program) -> String) throws {
+  @Flag(
+    help: ArgumentHelp(
+      "Straight-line code to paste into an issue: each call as the literal syscall, then its result.",
+      discussion: "Loops are unrolled and the script's own values worked out; what the kernel decides (a chosen port, a state, a count) is read when the program runs. Needs root."
+    ))
+  var minimal = false
+
+  func export(_ full: (SourceFile, Program) -> String, dialect: Dialect) throws {
+    try export { src, prog throws(Diagnostic) in minimal ? try MinimalExporter.export(src, prog, dialect: dialect) : full(src, prog) }
+  }
+
+  func export(_ render: (SourceFile, Program) throws(Diagnostic) -> String) throws {
     try withOutput { out, err in
       let (sources, code) = loadSources(files: [file], expression: nil, err: err)
       guard let src = sources.first else { throw ExitCode(code) }
@@ -26,7 +37,13 @@ struct ExportOptions: ParsableArguments {
         err.write(DiagnosticRenderer.render(diags, in: src))
         throw ExitCode(Exit.badInput)
       }
-      let text = render(src, prog)
+      let text: String
+      do {
+        text = try render(src, prog)
+      } catch let d as Diagnostic {
+        err.write(DiagnosticRenderer.render([d], in: src))
+        throw ExitCode(Exit.badInput)
+      }
       if let path = output {
         guard writeFile(path, text) else {
           err.write("sockscript: cannot write '\(path)': \(errnoText())\n")
@@ -51,11 +68,16 @@ struct ExportC: ParsableCommand {
 
         sockscript export c examples/tcp-tw-reuse.sock > repro.c
         cc -Wall -Werror -o repro repro.c && sudo ./repro
+
+      With --minimal the same calls come as straight-line code, short enough
+      to paste into a bug report:
+
+        sockscript export c --minimal examples/tcp-tw-reuse.sock > repro.c
       """)
 
   @OptionGroup var options: ExportOptions
 
-  func run() throws { try options.export(CExporter.export) }
+  func run() throws { try options.export(CExporter.export, dialect: .c) }
 }
 
 struct ExportPython: ParsableCommand {
@@ -68,9 +90,13 @@ struct ExportPython: ParsableCommand {
 
         sockscript export python examples/tcp-tw-reuse.sock > repro.py
         sudo python3 repro.py
+
+      With --minimal, straight-line code to paste into a bug report:
+
+        sockscript export python --minimal examples/tcp-tw-reuse.sock > repro.py
       """)
 
   @OptionGroup var options: ExportOptions
 
-  func run() throws { try options.export(PythonExporter.export) }
+  func run() throws { try options.export(PythonExporter.export, dialect: .python) }
 }

@@ -16,6 +16,10 @@ final class RuntimeSourceTests: XCTestCase {
   func testEmbeddedTextIsTheSourceFiles() {
     XCTAssertEqual(CRuntime.source + "\n", Self.c, "Runtimes.generated.swift is stale: run tools/gen-runtimes.sh")
     XCTAssertEqual(PythonRuntime.source + "\n", Self.python, "Runtimes.generated.swift is stale: run tools/gen-runtimes.sh")
+    for (embedded, file) in [(MinimalRuntime.c, "minimal.c"), (MinimalRuntime.python, "minimal.py")] {
+      let text = (try? String(contentsOf: Self.dir.appendingPathComponent(file), encoding: .utf8)) ?? ""
+      XCTAssertEqual(embedded + "\n", text, "Runtimes.generated.swift is stale: run tools/gen-runtimes.sh")
+    }
   }
 
   func run(_ args: [String]) throws -> (Int32, String) {
