@@ -235,7 +235,10 @@ extension Interpreter {
     case .string(let s): return .string(s)
     case .duration(let d): return .duration(d)
     case .ipv4(let s), .ipv6(let s):
+      // A literal inside a loop (`$(127.0.0.1 + i)`) is parsed once.
+      if let a = literalAddrs[s] { return .address(a) }
       guard let a = IPAddress(s) else { throw RuntimeError("malformed address '\(s)'", e.span) }
+      literalAddrs[s] = a
       return .address(a)
     case .endpoint(let ep): return .endpoint(try endpoint(ep))
     case .version(let s):

@@ -10,6 +10,8 @@ public final class Interpreter {
   let options: RunOptions
 
   var vars: [String: Value] = [:]
+  /// Address literals already parsed (Evaluator.eval).
+  var literalAddrs: [String: IPAddress] = [:]
   var sockets: [String: Slot] = [:]
   /// Socket names by id (ids are small and dense on both backends).
   var names: [String?] = []

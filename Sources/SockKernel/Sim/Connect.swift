@@ -174,11 +174,33 @@ extension SimKernel {
     let key = FourTuple(s.laddr, s.lport, r, s.rport)
     ehash[key] = s
     s.inEhash = key
+    indexEstablished(key)
   }
 
   func unhashEstablished(_ s: SimSock) {
-    if let k = s.inEhash, ehash[k] === s { ehash[k] = nil }
+    if let k = s.inEhash, ehash[k] === s {
+      ehash[k] = nil
+      indexEstablished(k)
+    }
     s.inEhash = nil
+  }
+
+  /// Keeps `busyPorts` true to the established hash at `key`: its port bit is
+  /// set while a full socket (not a TIME_WAIT entry, which connect() may
+  /// take over) holds the 4-tuple. A socket's isTW changes only while it is
+  /// out of the hash.
+  private func indexEstablished(_ key: FourTuple) {
+    let peer = PeerKey(key)
+    let w = key.lport >> 6
+    let bit = UInt64(1) << UInt64(key.lport & 63)
+    let held = ehash[key].map { !$0.isTW } ?? false
+    guard let i = busyPorts.index(forKey: peer) else {
+      if held { busyPorts[peer] = PeerPorts(word: w, bit) }
+      return
+    }
+    let word = busyPorts.values[i].word(w)
+    busyPorts.values[i].set(w, held ? word | bit : word & ~bit)
+    if busyPorts.values[i].isEmpty { busyPorts.remove(at: i) }
   }
 
   /// Finds the listener for a SYN: the exact address first, then the

@@ -103,13 +103,16 @@ extension SimKernel {
   }
 
   /// The search the simulator runs: the same passes and the same tester,
-  /// but ports that are reserved or bind()-marked are skipped a bitmap word
-  /// at a time, so a crowded range costs words, not ports.
+  /// but ports that are reserved, bind()-marked, or held toward this
+  /// destination by a full socket (which the tester would find busy) are
+  /// skipped a bitmap word at a time, so a crowded range costs words, not
+  /// ports, and the cost of a connect() stays flat as connections grow.
   func connectSearch(_ sk: SimSock, saddr: IPAddress, dst: Endpoint, rng: inout SeededRandom) -> ConnectPick? {
     let q = connectRequest(sk, saddr: saddr, dst: dst)
     let t = tcp
     let marks = rule(.bindMarksPort)
-    let skip: (Int) -> UInt64 = { w in self.reservedPorts.words[w] | (marks ? t.marked.words[w] : 0) }
+    let busy = busyPorts[PeerKey(laddr: q.saddr, raddr: q.dst.addr, rport: Int(q.dst.port))] ?? PeerPorts()
+    let skip: (Int) -> UInt64 = { w in self.reservedPorts.words[w] | (marks ? t.marked.words[w] : 0) | busy.word(w) }
     // Without a per-socket range, a second pass takes the other parity
     // (when the first started on an even offset, as the literal loop's test says).
     for k in 0..<(q.step == 2 && q.remaining > 1 && (q.offset &+ 1) & 1 != 0 ? 2 : 1) {

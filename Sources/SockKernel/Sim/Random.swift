@@ -38,4 +38,16 @@ extension IPAddress {
     case .v6(let hi, let lo): return [hi, lo]
     }
   }
+
+  /// The address as one word, for hashing (Hasher then mixes it with its seed).
+  var foldedWord: UInt64 {
+    switch self {
+    case .v4(let a): return UInt64(a) | 1 << 63
+    case .v6(let hi, let lo): return IPAddress.fold(hi, lo)
+    }
+  }
+
+  static func fold(_ a: UInt64, _ b: UInt64) -> UInt64 {
+    (a &* 0x9E37_79B9_7F4A_7C15 ^ b) &* 0xBF58_476D_1CE4_E5B9
+  }
 }

@@ -70,6 +70,10 @@ public final class SimKernel: KernelBackend {
   let tcp = BindTable()
   let udp = BindTable()
   var ehash: [FourTuple: SimSock] = [:]
+  /// The established hash's full sockets as port bitmaps per (local
+  /// address, peer): what lets connect()'s search skip the source ports
+  /// already taken toward a destination.
+  var busyPorts: [PeerKey: PeerPorts] = [:]
   var listenSeq = 0
   var udpSlotSeq = 0
   /// UDP SO_REUSEPORT groups (struct sock_reuseport), members in the

@@ -175,4 +175,77 @@ struct FourTuple: Hashable {
     raddr = ra.asV6
     rport = rp
   }
+  /// One word into the hasher, not eight: the established hash of a million
+  /// connections is hashed on every connect, accept and close.
+  func hash(into h: inout Hasher) {
+    h.combine(IPAddress.fold(IPAddress.fold(laddr.foldedWord, raddr.foldedWord), UInt64(lport) << 16 | UInt64(rport)))
+  }
+}
+
+/// A local address and a peer: the part of a 4-tuple connect()'s search
+/// holds fixed while it tries source ports.
+struct PeerKey: Hashable {
+  var laddr: IPAddress
+  var raddr: IPAddress
+  var rport: Int
+  init(_ t: FourTuple) {
+    laddr = t.laddr
+    raddr = t.raddr
+    rport = t.rport
+  }
+  init(laddr: IPAddress, raddr: IPAddress, rport: Int) {
+    self.laddr = laddr.asV6
+    self.raddr = raddr.asV6
+    self.rport = rport
+  }
+  func hash(into h: inout Hasher) {
+    h.combine(IPAddress.fold(IPAddress.fold(laddr.foldedWord, raddr.foldedWord), UInt64(rport)))
+  }
+}
+
+/// The local ports full sockets hold toward one peer, as 64-port words:
+/// a few (word, bits) pairs while they are few (an accepted socket's peer
+/// is usually its own), the whole 1,024-word bitmap beyond.
+struct PeerPorts {
+  private var small: [UInt64]
+  private var dense: [UInt64]?
+  init() { small = [] }
+  init(word w: Int, _ bits: UInt64) { small = [UInt64(w), bits] }
+  var isEmpty: Bool { small.isEmpty && dense == nil }
+
+  func word(_ w: Int) -> UInt64 {
+    if let d = dense { return d[w] }
+    var i = 0
+    while i < small.count {
+      if small[i] == UInt64(w) { return small[i + 1] }
+      i += 2
+    }
+    return 0
+  }
+
+  mutating func set(_ w: Int, _ bits: UInt64) {
+    if dense != nil {
+      dense![w] = bits
+      if bits == 0 && dense!.allSatisfy({ $0 == 0 }) { dense = nil }
+      return
+    }
+    var i = 0
+    while i < small.count {
+      if small[i] == UInt64(w) {
+        if bits == 0 { small.removeSubrange(i..<i + 2) } else { small[i + 1] = bits }
+        return
+      }
+      i += 2
+    }
+    guard bits != 0 else { return }
+    if small.count < 16 {
+      small += [UInt64(w), bits]
+      return
+    }
+    var d = [UInt64](repeating: 0, count: 1024)
+    for j in stride(from: 0, to: small.count, by: 2) { d[Int(small[j])] = small[j + 1] }
+    d[w] = bits
+    dense = d
+    small = []
+  }
 }
