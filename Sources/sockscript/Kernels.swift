@@ -376,9 +376,10 @@ struct Kernels: ParsableCommand {
       try withOutput { out, _ in
         let lines = KernelVersion.profiles.map { $0.line.description }
         out.write("RULE".padding(32) + lines.map { $0.padding(6) }.joined() + "COMMIT\n")
-        for r in SimRule.allCases where r.since != nil || r.until != nil {
+        for r in SimRule.allCases where r.since != nil || r.until != nil || !r.absentFrom.isEmpty {
           let marks = KernelVersion.profiles.map { (r.exists(in: $0) ? "yes" : "-").padding(6) }.joined()
-          out.write(r.rawValue.padding(32) + marks + (r.commit ?? "measured, not bisected") + "\n")
+          let builds = r.absentFrom.isEmpty ? "" : "; absent from this machine's \(r.absentFrom.map(\.description).joined(separator: ", ")) build"
+          out.write(r.rawValue.padding(32) + marks + (r.commit ?? "measured, not bisected") + builds + "\n")
         }
         let u8 = KernelVersion.profiles.map { ($0 >= KernelVersion(5, 13) ? "yes" : "-").padding(6) }.joined()
         out.write("u8 sysctls (no sign, 0..255)".padding(32) + u8 + "proc_dou8vec_minmax and its series (5.13); before, ints\n")

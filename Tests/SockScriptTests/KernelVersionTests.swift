@@ -25,6 +25,13 @@ final class KernelVersionTests: XCTestCase {
     XCTAssertTrue(SimRule.localPortRangeOption.exists(in: KernelVersion(6, 1, 176)))
     XCTAssertFalse(SimRule.localPortRangeOption.exists(in: KernelVersion(6, 1, 31)))
     XCTAssertTrue(SimRule.shutListenerCannotConnect.exists(in: KernelVersion(6, 18, 44)))
+    // Measured per build: this machine's 6.18.44 lacks two rules its
+    // neighbours on both sides have.
+    XCTAssertFalse(SimRule.mappedOpsStay.exists(in: KernelVersion(6, 18, 44)))
+    XCTAssertTrue(SimRule.mappedOpsStay.exists(in: KernelVersion(6, 12, 113)))
+    XCTAssertTrue(SimRule.mappedOpsStay.exists(in: KernelVersion(7, 2, 7)))
+    XCTAssertFalse(SimRule.udpFirstContenderDecides.exists(in: KernelVersion(6, 18)))
+    XCTAssertTrue(SimRule.udpFirstContenderDecides.exists(in: KernelVersion(5, 10, 46)))
     XCTAssertFalse(SimRule.shutListenerCannotConnect.exists(in: KernelVersion(7, 2, 7)))
     XCTAssertFalse(Sysctl.exists("net.ipv4.tcp_tw_reuse_delay", in: KernelVersion(6, 12, 113)))
     XCTAssertTrue(Sysctl.exists("net.ipv4.tcp_tw_reuse", in: KernelVersion(5, 10, 46)))

@@ -156,7 +156,7 @@ extension SimKernel {
     s.rport = Int(dst.port)
     s.state = .SYN_SENT
     hashEstablished(s)
-    if s.isV6 && s.mappedOps && !dst.addr.isV4Mapped {
+    if s.isV6 && s.mappedOps && !dst.addr.isV4Mapped && rule(.mappedOpsStay) {
       // An earlier connect() to a v4-mapped address switched the socket to
       // the ipv6_mapped operations, and a reset does not switch them back
       // (tcp_v6_connect restores them only when tcp_v4_connect itself

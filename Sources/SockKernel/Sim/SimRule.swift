@@ -89,6 +89,11 @@ public enum SimRule: String, CaseIterable, Sendable, CustomStringConvertible {
   /// does not see an IPv6 socket bound to [::ffff:0.0.0.0] on its port
   /// (6.1.176; 5.10, with no bhash2, and 6.12 see it).
   case bhash2MappedAnyMiss = "bhash2-mapped-any-miss"
+  /// A refused connect() of a TCP IPv6 socket to a v4-mapped address leaves
+  /// it on the ipv6_mapped operations, so its next SYN to an IPv6 address
+  /// goes out through the IPv4 path and is lost (5.10.46 to 7.2.7; not
+  /// this machine's 6.18.44 build, see `absentFrom`).
+  case mappedOpsStay = "mapped-ops-stay"
 
   public var description: String { rawValue }
 
@@ -128,6 +133,7 @@ public enum SimRule: String, CaseIterable, Sendable, CustomStringConvertible {
     case .failedConnectResetsSource: return "net/ipv4/inet_hashtables.c:__inet_hash_connect (inet_bhash2_reset_saddr on failure)"
     case .bhash2MappedAnyMiss: return "net/ipv4/inet_connection_sock.c:inet_bhash2_conflict, inet_bhash2_addr_any_conflict (v4-mapped lookup)"
     case .twLimitUnsigned: return "net/ipv4/inet_timewait_sock.c:inet_twsk_alloc (refcount_read(&tw_refcount) - 1 >= sysctl_max_tw_buckets)"
+    case .mappedOpsStay: return "net/ipv6/tcp_ipv6.c:tcp_v6_connect (icsk_af_ops = &ipv6_mapped; ipv6_specific restored only when tcp_v4_connect fails)"
     }
   }
 
@@ -176,6 +182,21 @@ public enum SimRule: String, CaseIterable, Sendable, CustomStringConvertible {
     }
   }
 
+  /// Lines whose checked build lacks the rule although the line lies between
+  /// `since` and `until`. This machine's 6.18.44 build (6.18.44-fc-v1252,
+  /// measured 2026-12-04) behaves as neither 6.12.113 nor 7.2.7 does: a
+  /// UDP bind tests every socket of its slot, and a refused v4-mapped
+  /// connect() gives the socket its IPv6 operations back. Its earlier
+  /// build, fc-v1147, had both rules; the version number did not change.
+  public var absentFrom: [KernelVersion] {
+    switch self {
+    case .udpFirstContenderDecides, .mappedOpsStay: return [KernelVersion(6, 18)]
+    default: return []
+    }
+  }
+
   /// Whether the rule is part of a version's kernel.
-  public func exists(in v: KernelVersion) -> Bool { (since.map { v >= $0 } ?? true) && (until.map { v.line < $0 } ?? true) }
+  public func exists(in v: KernelVersion) -> Bool {
+    (since.map { v >= $0 } ?? true) && (until.map { v.line < $0 } ?? true) && !absentFrom.contains(v.line)
+  }
 }
