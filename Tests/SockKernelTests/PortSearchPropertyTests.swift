@@ -109,4 +109,66 @@ final class PortSearchPropertyTests: XCTestCase {
     XCTAssertGreaterThan(found, 100)
     XCTAssertGreaterThan(exhausted, 0, "some scenarios must run the range dry")
   }
+
+  /// The word skipping (busyPorts) over the whole default range: thousands
+  /// of connections to one destination put that peer's port set into its
+  /// dense bitmap, closes (as passive and as active closer, so some ports
+  /// go back free and some sit in TIME_WAIT) empty words again, and closing
+  /// everything drops the bitmap. At each checkpoint the fast search must
+  /// pick what the literal loop picks.
+  func testConnectFastMatchesLiteralOverTheWholeRange() {
+    var rng = SeededRandom(seed: 2026_12_04)
+    let n = Net(seed: 3)
+    let listener = n.sock()
+    XCTAssertNil(n.bind(listener, "127.0.0.1:8080"))
+    XCTAssertNil(n.listen(listener, 65535))
+    var pairs: [(SockID, SockID)] = []
+    let sk = n.k.socks[n.sock()]!
+    let dst = Endpoint(IPAddress("127.0.0.1")!, 8080)
+    // Many searches (from as many start points) per checkpoint, none
+    // connecting: one stale word must be met by some of them.
+    func check(_ what: String) { for _ in 0..<400 { search(what) } }
+    func search(_ what: String) {
+      // Each search starts elsewhere: table_perturb moves the start point.
+      let perturb = n.k.tablePerturb.mapValues { $0 &+ UInt32(truncatingIfNeeded: rng.next()) }
+      n.k.tablePerturb = perturb
+      var a = rng
+      var b = rng
+      let literal = n.k.connectSearchLiteral(sk, saddr: .loopback4, dst: dst, rng: &a)
+      n.k.tablePerturb = perturb
+      let fast = n.k.connectSearch(sk, saddr: .loopback4, dst: dst, rng: &b)
+      XCTAssertNotNil(literal, what)
+      XCTAssertEqual(literal?.port, fast?.port, what)
+      XCTAssertTrue(literal?.recycle === fast?.recycle, what)
+      n.k.tablePerturb = perturb
+      _ = rng.next()
+    }
+    for round in 0..<4 {
+      for _ in 0..<1500 {
+        let c = n.sock()
+        XCTAssertNil(n.connect(c, "127.0.0.1:8080"))
+        guard let a = n.accept(listener) else { return XCTFail("accept") }
+        pairs.append((c, a))
+      }
+      check("after round \(round)'s connects, \(pairs.count) connections")
+      for _ in 0..<700 {
+        let (c, a) = pairs.remove(at: Int(rng.below(UInt32(pairs.count))))
+        if rng.below(2) == 0 {
+          n.close(a)
+          n.close(c)
+        } else {
+          n.close(c)
+          n.close(a)
+        }
+      }
+      check("after round \(round)'s closes, \(pairs.count) connections")
+    }
+    for (c, a) in pairs {
+      n.close(a)
+      n.close(c)
+    }
+    check("with every connection closed")
+    n.k.sleep(ms: 61_000)
+    check("after TIME_WAIT ran out")
+  }
 }

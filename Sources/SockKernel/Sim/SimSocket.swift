@@ -209,6 +209,8 @@ struct PeerKey: Hashable {
 struct PeerPorts {
   private var small: [UInt64]
   private var dense: [UInt64]?
+  /// How many words of `dense` are nonzero: the bitmap goes when none is.
+  private var denseWords = 0
   init() { small = [] }
   init(word w: Int, _ bits: UInt64) { small = [UInt64(w), bits] }
   var isEmpty: Bool { small.isEmpty && dense == nil }
@@ -225,8 +227,9 @@ struct PeerPorts {
 
   mutating func set(_ w: Int, _ bits: UInt64) {
     if dense != nil {
+      denseWords += (bits != 0 ? 1 : 0) - (dense![w] != 0 ? 1 : 0)
       dense![w] = bits
-      if bits == 0 && dense!.allSatisfy({ $0 == 0 }) { dense = nil }
+      if denseWords == 0 { dense = nil }
       return
     }
     var i = 0
@@ -246,6 +249,7 @@ struct PeerPorts {
     for j in stride(from: 0, to: small.count, by: 2) { d[Int(small[j])] = small[j + 1] }
     d[w] = bits
     dense = d
+    denseWords = small.count / 2 + 1
     small = []
   }
 }
