@@ -121,9 +121,19 @@ extension SimKernel {
         s.rdShut = false
         s.wrShut = false
         s.connectRefused = true
-        return refuse(
+        let r = refuse(
           s, .ECONNABORTED, "the socket would connect to itself, but it was shut down for writing first",
           later: "a non-blocking connect() returns at once; the refusal is reported by the next connect()")
+        if s.nonblock {
+          // No socket error is set: the next connect() finds the socket
+          // closed (__inet_stream_connect: sock_error() ?: -ECONNABORTED),
+          // and until then tcp_done's sk_shutdown stays, so recv() reads
+          // end of file (seed 3).
+          s.pendingError = nil
+          s.rdShut = true
+          s.wrShut = true
+        }
+        return r
       }
       // The SYN comes back to the socket that sent it: __inet_lookup finds
       // it in the established hash before any listener, and a SYN in
