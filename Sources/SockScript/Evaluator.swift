@@ -163,8 +163,7 @@ extension Interpreter {
     return SocketOption(name: spec.name, arg)!
   }
 
-  /// `cached`: the statement's own endpoint, whose literal address is parsed once.
-  func endpoint(_ ep: EndpointSyntax, cached: Bool = false) throws -> Endpoint {
+  func endpoint(_ ep: EndpointSyntax) throws -> Endpoint {
     if case .inHost = ep.port, case .expr(let e) = ep.host {
       let v = try eval(e)
       guard case .endpoint(let whole) = v else {
@@ -175,13 +174,7 @@ extension Interpreter {
     let addr: IPAddress
     switch ep.host {
     case .ipv4(let s), .ipv6(let s):
-      if cached, let a = currentInfo?.literalAddr {
-        addr = a
-      } else {
-        guard let a = IPAddress(s) else { throw RuntimeError("malformed address '\(s)'", ep.hostSpan) }
-        if cached { currentInfo?.literalAddr = a }
-        addr = a
-      }
+      addr = try literalAddress(s, ep.hostSpan)
     case .expr(let e):
       addr = try address(e)
     }
@@ -228,6 +221,15 @@ extension Interpreter {
     }
   }
 
+  /// An address literal, parsed once per interpreter (one inside a loop,
+  /// `connect c 127.0.0.1:80` or `$(127.0.0.1 + i)`, is met many times).
+  func literalAddress(_ s: String, _ span: Span) throws -> IPAddress {
+    if let a = literalAddrs[s] { return a }
+    guard let a = IPAddress(s) else { throw RuntimeError("malformed address '\(s)'", span) }
+    literalAddrs[s] = a
+    return a
+  }
+
   public func eval(_ e: Expr) throws -> Value {
     switch e.kind {
     case .int(let i): return .int(i)
@@ -235,11 +237,7 @@ extension Interpreter {
     case .string(let s): return .string(s)
     case .duration(let d): return .duration(d)
     case .ipv4(let s), .ipv6(let s):
-      // A literal inside a loop (`$(127.0.0.1 + i)`) is parsed once.
-      if let a = literalAddrs[s] { return .address(a) }
-      guard let a = IPAddress(s) else { throw RuntimeError("malformed address '\(s)'", e.span) }
-      literalAddrs[s] = a
-      return .address(a)
+      return .address(try literalAddress(s, e.span))
     case .endpoint(let ep): return .endpoint(try endpoint(ep))
     case .version(let s):
       guard let v = KernelVersion(s) else { throw RuntimeError("malformed version '\(s)'", e.span) }

@@ -19,11 +19,9 @@ public final class StmtInfo: @unchecked Sendable {
   public let expected: String?
   /// Reporters may keep a rendering of the statement here (e.g. the padded text).
   public var cache: [UInt8]?
-  /// The interpreter's caches: the slots of unindexed socket names, the
-  /// parsed literal address.
+  /// The interpreter's caches: the slots of unindexed socket names.
   var slot: Slot?
   var slot2: Slot?
-  var literalAddr: IPAddress?
   var socketKind: SocketKind?
   init(stmt: Stmt, file: String, line: Int, column: Int = 1, oneLine: Bool = false, text: String, expected: String?) {
     self.stmt = stmt

@@ -210,7 +210,7 @@ public final class Interpreter {
       try call(s, socket: slot, backend.setsockopt(id, o))
     case .bind(let r, let ep):
       let (slot, id) = try target(r)
-      let e = try endpoint(ep, cached: true)
+      let e = try endpoint(ep)
       try call(s, socket: slot, backend.bind(id, e))
     case .listen(let r, let bl):
       let (slot, id) = try target(r)
@@ -218,7 +218,7 @@ public final class Interpreter {
       try call(s, socket: slot, backend.listen(id, backlog: b))
     case .connect(let r, let ep):
       let (slot, id) = try target(r)
-      let e = try endpoint(ep, cached: true)
+      let e = try endpoint(ep)
       try call(s, socket: slot, backend.connect(id, e))
     case .accept(let l, let newRef):
       let (listener, id) = try target(l)
@@ -240,7 +240,7 @@ public final class Interpreter {
       try call(s, socket: slot, res)
     case .sendto(let r, let ep, let e):
       let (slot, id) = try target(r)
-      let dst = try endpoint(ep, cached: true)
+      let dst = try endpoint(ep)
       try call(s, socket: slot, backend.sendto(id, dst, try bytes(e)))
     case .recvfrom(let r):
       let (slot, id) = try target(r)

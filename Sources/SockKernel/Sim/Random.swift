@@ -50,4 +50,10 @@ extension IPAddress {
   static func fold(_ a: UInt64, _ b: UInt64) -> UInt64 {
     (a &* 0x9E37_79B9_7F4A_7C15 ^ b) &* 0xBF58_476D_1CE4_E5B9
   }
+
+  /// Two addresses and the ports between them as one word (the hash keys
+  /// of the established table and of busyPorts).
+  static func foldPair(_ a: IPAddress, _ b: IPAddress, _ ports: UInt64) -> UInt64 {
+    fold(fold(a.foldedWord, b.foldedWord), ports)
+  }
 }

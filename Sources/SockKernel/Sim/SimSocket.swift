@@ -178,7 +178,7 @@ struct FourTuple: Hashable {
   /// One word into the hasher, not eight: the established hash of a million
   /// connections is hashed on every connect, accept and close.
   func hash(into h: inout Hasher) {
-    h.combine(IPAddress.fold(IPAddress.fold(laddr.foldedWord, raddr.foldedWord), UInt64(lport) << 16 | UInt64(rport)))
+    h.combine(IPAddress.foldPair(laddr, raddr, UInt64(lport) << 16 | UInt64(rport)))
   }
 }
 
@@ -199,7 +199,7 @@ struct PeerKey: Hashable {
     self.rport = rport
   }
   func hash(into h: inout Hasher) {
-    h.combine(IPAddress.fold(IPAddress.fold(laddr.foldedWord, raddr.foldedWord), UInt64(rport)))
+    h.combine(IPAddress.foldPair(laddr, raddr, UInt64(rport)))
   }
 }
 
