@@ -109,6 +109,13 @@ struct Fuzz: ParsableCommand {
         }
         stdout.flush()
       }
+      if !local.leaks.isEmpty {
+        let list = local.leaks.prefix(10).map { "program \($0.program) left \($0.count)" }.joined(separator: ", ")
+        err.write("sockscript: \(local.leaks.count) of \(local.ran) programs left descriptors open on the real backend: \(list)\n")
+      }
+      if inProcess && local.ran > 0 && local.leaks.isEmpty {
+        stdout.write("descriptors: none left open by \(local.ran) programs on the real backend\n")
+      }
       if runner.unavailable || local.unavailable {
         err.write("sockscript: the real backend could not run (no network namespace?); see 'sockscript run --backend real'\n")
         throw ExitCode(Exit.backendUnavailable)
@@ -126,7 +133,7 @@ struct Fuzz: ParsableCommand {
           + " (\(fuzzer.knownDisagreements) known; \(fuzzer.unstable) unstable on the real kernel, \(fuzzer.failedToRun) not run);"
           + " \(formatPercent(pct)) agree\n")
       if isInterrupted() { throw ExitCode(Exit.interrupted) }
-      if fuzzer.disagreed > fuzzer.knownDisagreements { throw ExitCode(Exit.failed) }
+      if fuzzer.disagreed > fuzzer.knownDisagreements || !local.leaks.isEmpty { throw ExitCode(Exit.failed) }
     }
   }
 }
@@ -182,11 +189,16 @@ final class RealRunner {
 
 /// Runs fuzz programs on the real kernel in this process, one after the
 /// other, each in a fresh network namespace (RealKernel enters one), with
-/// the descriptor limit put back after each.
+/// the descriptor limit put back after each. A program that leaves a
+/// descriptor open (counted in /proc/self/fd before and after) is a leak.
 final class InProcessRunner {
   let timeoutMs: Int64
   let maxSteps: Int?
   var unavailable = false
+  /// Programs run so far, and those that left descriptors open (program
+  /// number, descriptors left).
+  var ran = 0
+  var leaks: [(program: Int, count: Int)] = []
 
   init(timeoutMs: Int64, maxSteps: Int?) {
     self.timeoutMs = timeoutMs
@@ -199,13 +211,17 @@ final class InProcessRunner {
       var saved = rlimit()
       getrlimit(Int32(RLIMIT_NOFILE.rawValue), &saved)
       defer { setrlimit(Int32(RLIMIT_NOFILE.rawValue), &saved) }
+      let before = ProcessFacts.openDescriptors()
+      ran += 1
       guard let kernel = try? RealKernel(timeoutMs: timeoutMs, interrupted: isInterrupted) else {
         unavailable = true
         return nil
       }
-      defer { kernel.shutdownBackend() }
       var trace = Trace.run(SourceFile(name: "p\(i).sock", text: text), on: kernel, seed: 0, maxSteps: maxSteps)
       trace?.kernel = kernel.kernelName
+      kernel.shutdownBackend()
+      let left = ProcessFacts.openDescriptors() - before
+      if left > 0 { leaks.append((ran, left)) }
       return trace
     }
   }

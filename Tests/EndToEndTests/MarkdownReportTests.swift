@@ -18,7 +18,7 @@ final class MarkdownReportTests: XCTestCase {
     XCTAssertTrue(md.contains("| 10 | `bind c 127.0.0.1:5000 => EADDRINUSE` | EADDRINUSE | EADDRINUSE |  |  |"), md)
     XCTAssertTrue(
       md.contains(
-        "- line 10, `bind c 127.0.0.1:5000 => EADDRINUSE`: 127.0.0.1:5000 overlaps b (BOUND on 127.0.0.1:5000): both set SO_REUSEPORT, but they belong to different uids (1000 and 1001)"
+        "- line 10, `bind c 127.0.0.1:5000 => EADDRINUSE`: 127.0.0.1:5000 overlaps a (BOUND on 127.0.0.1:5000) and b (BOUND on 127.0.0.1:5000): both set SO_REUSEPORT, but they belong to different uids (1000 and 1001)"
       ), md)
     XCTAssertTrue(md.hasSuffix("**PASS**: 9 statements, 9 expectations held (backend sim, kernel sim linux-6.18).\n"), md)
   }

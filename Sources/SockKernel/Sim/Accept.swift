@@ -169,8 +169,10 @@ extension SimKernel {
       s.raddr = nil  // never connected: getpeername() has nothing to say
       s.rport = 0
       s.connectRefused = true
-      // tcp_disconnect (run by __inet_stream_connect on the reset).
-      giveBackAddress(s)
+      // tcp_disconnect, run by __inet_stream_connect: at once for a
+      // blocking connect(), by the next connect() for a non-blocking one,
+      // which keeps the address connect() chose until then (fuzz seed 12).
+      if !s.nonblock { giveBackAddress(s) }
       // The reset's tcp_done sets sk_shutdown; a blocking connect() reports
       // it at once and __inet_stream_connect's tcp_disconnect clears it
       // again, while a non-blocking one leaves it (recv() then reads end of

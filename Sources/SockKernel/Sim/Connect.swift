@@ -46,6 +46,7 @@ extension SimKernel {
         s.pendingError = nil
         s.rdShut = false  // tcp_disconnect clears sk_shutdown
         s.wrShut = false
+        giveBackAddress(s)  // and inet_reset_saddr
         return .fail(e, e == .ECONNREFUSED ? "the earlier non-blocking connect() was refused: nothing listens there" : nil)
       }
     }
