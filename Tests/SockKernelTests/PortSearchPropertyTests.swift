@@ -89,17 +89,7 @@ final class PortSearchPropertyTests: XCTestCase {
         let sk = n.k.socks[s]!
         if rng.below(4) == 0 { sk.portRange = (lo + Int(rng.below(4)), hi - Int(rng.below(4))) }
         let dst = Endpoint(IPAddress("127.0.0.1")!, rng.below(2) == 0 ? 8080 : 8081)
-        let perturb = n.k.tablePerturb
-        var a = rng
-        var b = rng
-        let literal = n.k.connectSearchLiteral(sk, saddr: .loopback4, dst: dst, rng: &a)
-        let afterLiteral = n.k.tablePerturb
-        n.k.tablePerturb = perturb
-        let fast = n.k.connectSearch(sk, saddr: .loopback4, dst: dst, rng: &b)
-        XCTAssertEqual(literal?.port, fast?.port, "connect() in \(lo)-\(hi)")
-        XCTAssertTrue(literal?.recycle === fast?.recycle)
-        XCTAssertEqual(a.state, b.state)
-        XCTAssertEqual(afterLiteral, n.k.tablePerturb, "both advance table_perturb alike")
+        let literal = assertSearchesAgree(n, sk, dst: dst, rng: rng, "connect() in \(lo)-\(hi)")
         if literal == nil { exhausted += 1 } else { found += 1 }
         // Really connect, so later searches see a fuller table.
         _ = n.connect(s, "\(dst)")
@@ -108,6 +98,26 @@ final class PortSearchPropertyTests: XCTestCase {
     }
     XCTAssertGreaterThan(found, 100)
     XCTAssertGreaterThan(exhausted, 0, "some scenarios must run the range dry")
+  }
+
+  /// Runs the literal and the fast connect() search from the same state and
+  /// the same random draws, and asserts they agree: the port, the TIME_WAIT
+  /// entry taken over, the draws used and table_perturb after. Returns the
+  /// literal search's pick.
+  @discardableResult
+  func assertSearchesAgree(_ n: Net, _ sk: SimSock, dst: Endpoint, rng: SeededRandom, _ what: String) -> SimKernel.ConnectPick? {
+    let perturb = n.k.tablePerturb
+    var a = rng
+    var b = rng
+    let literal = n.k.connectSearchLiteral(sk, saddr: .loopback4, dst: dst, rng: &a)
+    let afterLiteral = n.k.tablePerturb
+    n.k.tablePerturb = perturb
+    let fast = n.k.connectSearch(sk, saddr: .loopback4, dst: dst, rng: &b)
+    XCTAssertEqual(literal?.port, fast?.port, what)
+    XCTAssertTrue(literal?.recycle === fast?.recycle, what)
+    XCTAssertEqual(a.state, b.state, "both searches draw the same random numbers; \(what)")
+    XCTAssertEqual(afterLiteral, n.k.tablePerturb, "both advance table_perturb alike; \(what)")
+    return literal
   }
 
   /// The word skipping (busyPorts) over the whole default range: thousands
@@ -130,17 +140,8 @@ final class PortSearchPropertyTests: XCTestCase {
     func check(_ what: String) { for _ in 0..<400 { search(what) } }
     func search(_ what: String) {
       // Each search starts elsewhere: table_perturb moves the start point.
-      let perturb = n.k.tablePerturb.mapValues { $0 &+ UInt32(truncatingIfNeeded: rng.next()) }
-      n.k.tablePerturb = perturb
-      var a = rng
-      var b = rng
-      let literal = n.k.connectSearchLiteral(sk, saddr: .loopback4, dst: dst, rng: &a)
-      n.k.tablePerturb = perturb
-      let fast = n.k.connectSearch(sk, saddr: .loopback4, dst: dst, rng: &b)
-      XCTAssertNotNil(literal, what)
-      XCTAssertEqual(literal?.port, fast?.port, what)
-      XCTAssertTrue(literal?.recycle === fast?.recycle, what)
-      n.k.tablePerturb = perturb
+      n.k.tablePerturb = n.k.tablePerturb.mapValues { $0 &+ UInt32(truncatingIfNeeded: rng.next()) }
+      XCTAssertNotNil(assertSearchesAgree(n, sk, dst: dst, rng: rng, what), what)
       _ = rng.next()
     }
     for round in 0..<4 {

@@ -44,10 +44,12 @@ extension SimKernel {
 
   /// A connect() refused with `e`. A non-blocking one has returned by the
   /// time the answer arrives: EINPROGRESS, and the next connect() reports `e`.
-  func refuse(_ s: SimSock, _ e: Errno, _ why: String, later: String) -> CallResult {
+  /// `socketError`: whether the refusal sets sk_err (a reset does); without
+  /// it the next connect() finds the socket closed and says ECONNABORTED.
+  func refuse(_ s: SimSock, _ e: Errno, _ why: String, later: String, socketError: Bool = true) -> CallResult {
     guard s.nonblock else { return .fail(e, why) }
     s.connecting = true
-    s.pendingError = e
+    if socketError { s.pendingError = e }
     return CallResult(errno: .EINPROGRESS, why: later)
   }
 
@@ -118,22 +120,16 @@ extension SimKernel {
         giveBackAddress(s)
         s.raddr = nil
         s.rport = 0
-        s.rdShut = false
-        s.wrShut = false
+        // As for a reset: a non-blocking connect() leaves tcp_done's
+        // sk_shutdown (recv() reads end of file, seed 3) until the next
+        // connect(), which finds the socket closed with no socket error
+        // (__inet_stream_connect: sock_error() ?: -ECONNABORTED).
+        s.rdShut = s.nonblock
+        s.wrShut = s.nonblock
         s.connectRefused = true
-        let r = refuse(
+        return refuse(
           s, .ECONNABORTED, "the socket would connect to itself, but it was shut down for writing first",
-          later: "a non-blocking connect() returns at once; the refusal is reported by the next connect()")
-        if s.nonblock {
-          // No socket error is set: the next connect() finds the socket
-          // closed (__inet_stream_connect: sock_error() ?: -ECONNABORTED),
-          // and until then tcp_done's sk_shutdown stays, so recv() reads
-          // end of file (seed 3).
-          s.pendingError = nil
-          s.rdShut = true
-          s.wrShut = true
-        }
-        return r
+          later: "a non-blocking connect() returns at once; the refusal is reported by the next connect()", socketError: false)
       }
       // The SYN comes back to the socket that sent it: __inet_lookup finds
       // it in the established hash before any listener, and a SYN in
