@@ -275,6 +275,12 @@ public protocol KernelBackend: AnyObject {
   func readSysctl(_ key: String) -> String?
   /// Releases everything (end of run).
   func shutdownBackend()
+  /// The driver no longer names socket `s` and will not ask about it again.
+  /// Returns whether the backend has forgotten it (nothing of it is left in
+  /// the namespace); `false` while something is (an open descriptor, a
+  /// connection still closing, a TIME_WAIT entry), and the driver asks again
+  /// later.
+  func release(_ s: SockID) -> Bool
 }
 
 extension String {

@@ -9,8 +9,8 @@ extension Interpreter {
   /// name holds (unaccepted connections) in the kernel's order.
   public func showRows() -> [ShowRow] {
     let rows = backend.table().enumerated().sorted { a, b in
-      let x = a.element.id.flatMap { bornAt[$0] } ?? Int.max
-      let y = b.element.id.flatMap { bornAt[$0] } ?? Int.max
+      let x = a.element.id.flatMap { names[$0]?.born } ?? Int.max
+      let y = b.element.id.flatMap { names[$0]?.born } ?? Int.max
       return (x, a.offset) < (y, b.offset)
     }.map(\.element)
     return rows.map { row in
@@ -49,6 +49,7 @@ extension Interpreter {
   func bind(_ slot: Slot, to id: SockID?, failedBy call: String) {
     slot.data = nil
     slot.from = nil
+    if let old = slot.id, old != Slot.neverOpened, old != id { retire(old) }
     guard let id = id else {
       slot.id = Slot.neverOpened
       slot.failedBy = call
@@ -56,9 +57,31 @@ extension Interpreter {
     }
     slot.failedBy = nil
     slot.id = id
-    if id >= names.count { names += [String?](repeating: nil, count: max(id + 1 - names.count, names.count)) }
-    names[id] = slot.name
-    bornAt[id] = bornAt.count
+    names[id] = (slot.name, namesGiven)
+    namesGiven += 1
+  }
+
+  /// No name points to socket `id` any more: its name goes with it once the
+  /// backend has forgotten it (a closed socket's TIME_WAIT entry keeps the
+  /// name `show` gives it). So memory follows the sockets the namespace
+  /// holds, not the sockets a long loop ever made.
+  /// The ones it still holds are asked again after as many more retirements
+  /// as are waiting (at least 64): a sweep costs no more than the calls
+  /// before it.
+  func retire(_ id: SockID) {
+    if backend.release(id) {
+      names[id] = nil
+    } else {
+      retired.append(id)
+    }
+    retiresSinceSweep += 1
+    guard retiresSinceSweep >= max(64, retired.count) else { return }
+    retiresSinceSweep = 0
+    retired.removeAll { id in
+      guard backend.release(id) else { return false }
+      names[id] = nil
+      return true
+    }
   }
 
   /// The slot a socket reference names; unindexed names are cached per statement.

@@ -141,11 +141,17 @@ public struct RunOptions: Sendable {
   /// A step budget (`--max-steps`): the run stops with an error once this
   /// many statements have run, loop bodies counted each round.
   public var maxSteps: Int?
-  public init(keepGoing: Bool = false, seed: UInt64 = 0, exploring: Bool = false, maxSteps: Int? = nil) {
+  /// The process ends with this run: its state (a million sockets, say) is
+  /// left for the exit to reclaim at once instead of being freed one
+  /// object at a time, which took a tenth of such a run (clang's
+  /// -disable-free does the same).
+  public var endsProcess = false
+  public init(keepGoing: Bool = false, seed: UInt64 = 0, exploring: Bool = false, maxSteps: Int? = nil, endsProcess: Bool = false) {
     self.keepGoing = keepGoing
     self.seed = seed
     self.exploring = exploring
     self.maxSteps = maxSteps
+    self.endsProcess = endsProcess
   }
 }
 

@@ -13,12 +13,16 @@ public final class Interpreter {
   /// Address literals already parsed (Evaluator.eval).
   var literalAddrs: [String: IPAddress] = [:]
   var sockets: [String: Slot] = [:]
-  /// Socket names by id (ids are small and dense on both backends).
-  var names: [String?] = []
-  /// When each socket got its name (its place in `show`).
-  var bornAt: [SockID: Int] = [:]
+  /// Each socket's name and when it got it (its place in `show`), by id,
+  /// while the backend holds something of it (see retire).
+  var names = IDTable<(name: String, born: Int)>()
+  var namesGiven = 0
+  /// Sockets no name points to any more that the backend still held when
+  /// asked (see retire).
+  var retired: [SockID] = []
+  var retiresSinceSweep = 0
 
-  func name(of id: SockID) -> String? { id >= 0 && id < names.count ? names[id] : nil }
+  func name(of id: SockID) -> String? { names[id]?.name }
   var statements = 0
   var expectations = 0
   var failed = 0

@@ -74,6 +74,7 @@ public enum Runner {
     interp.interrupted = interrupted
     let code = interp.run()
     backend.shutdownBackend()
+    if options.endsProcess { _ = Unmanaged.passRetained(interp) }
     return code
   }
 }

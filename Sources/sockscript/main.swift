@@ -203,7 +203,7 @@ struct Run: ParsableCommand {
       let timeoutMs = parseDuration(timeout)!
       var (sources, worst) = loadSources(files: files, expression: expression, err: err)
       installInterruptHandler()
-      for src in sources {
+      for (n, src) in sources.enumerated() {
         let kernel: KernelBackend
         do {
           kernel = try makeBackend(
@@ -216,7 +216,8 @@ struct Run: ParsableCommand {
         }
         reportDescriptors("before \(src.name)", err)
         let code = Runner.run(
-          src, backend: kernel, format: format, options: RunOptions(keepGoing: keepGoing, seed: seed, maxSteps: budget.maxSteps), out: out, err: err,
+          src, backend: kernel, format: format, options: RunOptions(keepGoing: keepGoing, seed: seed, maxSteps: budget.maxSteps, endsProcess: n == sources.count - 1), out: out,
+          err: err,
           interrupted: isInterrupted)
         reportDescriptors("after \(src.name)", err)
         worst = max(worst, code)

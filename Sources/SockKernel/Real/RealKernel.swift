@@ -507,5 +507,10 @@ public final class RealKernel: KernelBackend {
     }
   }
 
+  /// Keeps every record: what a closed socket left behind is known only
+  /// from a sock_diag dump, too dear to take at every rebinding of a name,
+  /// and a real run is bounded by descriptors and real time anyway.
+  public func release(_ id: SockID) -> Bool { false }
+
   deinit { shutdownBackend() }
 }

@@ -60,8 +60,9 @@ public final class SimKernel: KernelBackend {
   var addedAddrs: [(addr: IPAddress, prefix: Int)] = []
 
   var nextID = 1
-  /// Sockets by id (index); TIME_WAIT entries are not here.
-  var socks: [SimSock?] = [nil]
+  /// Sockets by id, while the driver may still ask about them (see
+  /// release); TIME_WAIT entries are not here.
+  var socks = IDTable<SimSock>()
   /// Every socket the namespace holds, by id (ids grow in creation order).
   var live: [SockID: SimSock] = [:]
   /// Sockets that called listen() (some may have stopped listening since).
@@ -115,7 +116,7 @@ public final class SimKernel: KernelBackend {
   var openDescriptors: Int { live.values.filter { $0.hasFd }.count }
 
   func sock(_ id: SockID) -> SimSock? {
-    guard id > 0 && id < socks.count, let s = socks[id], s.hasFd else { return nil }
+    guard let s = socks[id], s.hasFd else { return nil }
     return s
   }
 
@@ -123,7 +124,7 @@ public final class SimKernel: KernelBackend {
     let s = SimSock(id: nextID, kind: kind, uid: uid)
     s.dualRule = rule(.connectSourceV4Wildcard)
     nextID += 1
-    socks.append(s)
+    socks[s.id] = s
     live[s.id] = s
     return s
   }
@@ -194,6 +195,24 @@ public final class SimKernel: KernelBackend {
   /// Nothing to release: the simulated namespace is only memory.
   public func shutdownBackend() {}
 
+  /// The driver no longer names socket `id`. Once it has no descriptor and
+  /// nothing of it is left in the namespace (no orphan still closing, no
+  /// TIME_WAIT entry it became), it is forgotten: the socket and its links
+  /// to a peer, a listener and a successor go, so closed sockets do not
+  /// accumulate. While something is left, it stays (and `false` says so).
+  public func release(_ id: SockID) -> Bool {
+    guard let s = socks[id] else { return true }
+    if s.hasFd { return false }
+    var last = s
+    while let next = last.successor { last = next }
+    if live[last.id] === last { return false }
+    socks[id] = nil
+    s.peer = nil
+    s.parent = nil
+    s.successor = nil
+    return true
+  }
+
   /// Sockets in creation order.
   var liveInOrder: [SimSock] { live.values.sorted { $0.id < $1.id } }
 
@@ -204,7 +223,7 @@ public final class SimKernel: KernelBackend {
   // MARK: views
 
   public func view(_ id: SockID) -> SocketView {
-    guard id > 0 && id < socks.count, var s = socks[id] else { return SocketView(state: .CLOSED, local: nil, remote: nil) }
+    guard var s = socks[id] else { return SocketView(state: .CLOSED, local: nil, remote: nil) }
     let ownLocal = s.local
     let ownRemote = s.remote
     if !s.hasFd {

@@ -87,9 +87,11 @@ final class SimSock {
   var udpSlotKey = 0
   var udpAddrKey = 0
 
-  // Connections.
-  weak var peer: SimSock?
-  weak var parent: SimSock?
+  // Connections. Strong references (a weak one costs every retain and
+  // release of the socket a side table); the cycles they make are broken
+  // when a socket is forgotten (SimKernel.release, killTW, closeListener).
+  var peer: SimSock?
+  var parent: SimSock?
   var queue: [SimSock] = []
   var backlog = 0
   var listenOrder = 0

@@ -188,6 +188,7 @@ extension SimKernel {
       tcp.remove(c)
       c.state = .CLOSED
       dropLive(c)
+      socks[c.id] = nil  // it never had a descriptor nor a name
     }
     s.queue = []
     tcpDone(s)
@@ -248,6 +249,7 @@ extension SimKernel {
     tcp.remove(tw)
     tw.state = .CLOSED
     tw.isTW = false
+    tw.peer = nil  // a peer still pointing here keeps the entry until it goes
     dropLive(tw)
   }
 
