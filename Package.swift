@@ -48,3 +48,16 @@ let package = Package(
   ],
   swiftLanguageModes: [.v5]
 )
+
+// The libFuzzer targets (Fuzz/): only with SOCKSCRIPT_FUZZ set, so the
+// normal build never sees them. Each is a library defining
+// LLVMFuzzerTestOneInput; Fuzz/run.sh builds it and every module it uses
+// with -sanitize=fuzzer,address and links it with libFuzzer's main.
+if Context.environment["SOCKSCRIPT_FUZZ"] != nil {
+  package.targets += [
+    // Lexer, parser, checker and diagnostics on arbitrary bytes.
+    .target(name: "FuzzSyntax", dependencies: ["SockSyntax", "SockScript"], path: "Fuzz/FuzzSyntax"),
+    // The interpreter on the simulator, under a step budget.
+    .target(name: "FuzzInterpreter", dependencies: ["SockSyntax", "SockScript", "SockKernel"], path: "Fuzz/FuzzInterpreter"),
+  ]
+}

@@ -60,6 +60,13 @@ public struct IDTable<Value> {
     if p < top >> Self.pageBits, pages[p]?.used == 0 { pages[p] = nil }
   }
 
+  /// Calls `body` with every value, in id order.
+  public func forEach(_ body: (Value) -> Void) {
+    for case let page? in pages {
+      for case let v? in page.slots { body(v) }
+    }
+  }
+
   /// Pages held (what the table costs, in units of 1,024 slots).
   public var pagesHeld: Int { pages.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
 }

@@ -50,7 +50,7 @@ public enum FastReusePort {
 /// The per-namespace bind table of one transport, with bitmaps indexing which
 /// ports hold owners of each address class (used by the fast bind(0) search).
 final class BindTable {
-  var buckets = [PortBucket?](repeating: nil, count: 65536)
+  var buckets = PortArray<PortBucket?>(nil)
   var exists = PortSet()
   /// Ports whose bucket some socket bind()ed explicitly (fastreuse or fastreuseport >= 0).
   var marked = PortSet()

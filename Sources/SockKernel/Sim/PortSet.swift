@@ -24,14 +24,35 @@ public struct PortSet: Equatable, Sendable {
   }
 }
 
+/// A value per port (0-65535), in 256 pages of 256 allocated on first
+/// write: a new namespace costs 2 KB, not a 65,536-entry array (which made
+/// creating and freeing a simulated kernel dearer than most scenarios).
+struct PortArray<Element> {
+  private var pages: [[Element]]
+  private let empty: Element
+  init(_ empty: Element) {
+    self.empty = empty
+    pages = [[Element]](repeating: [], count: 256)
+  }
+  @inline(__always) subscript(p: Int) -> Element {
+    get {
+      let page = p >> 8
+      return pages[page].isEmpty ? empty : pages[page][p & 255]
+    }
+    set {
+      let page = p >> 8
+      if pages[page].isEmpty { pages[page] = [Element](repeating: empty, count: 256) }
+      pages[page][p & 255] = newValue
+    }
+  }
+}
+
 /// Counts per port; the port is in `set` while its count is above zero.
-public struct PortCounter: Sendable {
+public struct PortCounter {
   public private(set) var set = PortSet()
-  /// Allocated on first use: most scenarios touch few address classes.
-  var counts: [UInt32] = []
+  var counts = PortArray<UInt32>(0)
   public init() {}
   public mutating func add(_ p: Int) {
-    if counts.isEmpty { counts = [UInt32](repeating: 0, count: 65536) }
     if counts[p] == 0 { set.insert(p) }
     counts[p] += 1
   }
@@ -39,7 +60,7 @@ public struct PortCounter: Sendable {
     counts[p] -= 1
     if counts[p] == 0 { set.remove(p) }
   }
-  public func count(_ p: Int) -> Int { counts.isEmpty ? 0 : Int(counts[p]) }
+  public func count(_ p: Int) -> Int { Int(counts[p]) }
 }
 
 enum PortScan {

@@ -91,6 +91,13 @@ public final class SimKernel: KernelBackend {
     tcp.releaseRestoresBucket = rule(.releaseRestoresBucket)
   }
 
+  /// peer, parent and successor are strong references: the cycles they
+  /// make among the sockets still known are broken here.
+  deinit {
+    for s in live.values { s.unlink() }
+    socks.forEach { $0.unlink() }
+  }
+
   /// Whether the profile's kernel has a rule (or a test forces it in).
   func has(_ r: SimRule) -> Bool { r.exists(in: config.version) || config.forcedRules.contains(r) }
 
@@ -207,9 +214,7 @@ public final class SimKernel: KernelBackend {
     while let next = last.successor { last = next }
     if live[last.id] === last { return false }
     socks[id] = nil
-    s.peer = nil
-    s.parent = nil
-    s.successor = nil
+    s.unlink()
     return true
   }
 

@@ -138,6 +138,14 @@ final class SimSock {
     self.laddr = kind.family == .inet ? .any4 : .any6
   }
 
+  /// Drops the references that can make cycles (the socket is forgotten).
+  func unlink() {
+    peer = nil
+    parent = nil
+    successor = nil
+    queue = []
+  }
+
   var isV6: Bool { kind.family == .inet6 }
   var isTCP: Bool { kind.transport == .tcp }
   var isListening: Bool { state == .LISTEN }
