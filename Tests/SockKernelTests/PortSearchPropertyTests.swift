@@ -140,7 +140,7 @@ final class PortSearchPropertyTests: XCTestCase {
     func check(_ what: String) { for _ in 0..<400 { search(what) } }
     func search(_ what: String) {
       // Each search starts elsewhere: table_perturb moves the start point.
-      n.k.tablePerturb = n.k.tablePerturb.mapValues { $0 &+ UInt32(truncatingIfNeeded: rng.next()) }
+      n.k.tablePerturb.mapSet { $0 &+ UInt32(truncatingIfNeeded: rng.next()) }
       XCTAssertNotNil(assertSearchesAgree(n, sk, dst: dst, rng: rng, what), what)
       _ = rng.next()
     }

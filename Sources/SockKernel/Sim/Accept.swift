@@ -33,7 +33,7 @@ extension SimKernel {
       let first = top[0]
       let group = top.filter { $0.reuseport && first.reuseport && $0.uid == first.uid && $0.laddr == first.laddr }
       if group.count > 1 {
-        let h = SeededRandom.keyedHash(netSecret ^ 0xE4A5, src.addr.hashWords + dst.addr.hashWords + [UInt64(src.port), UInt64(dst.port)])
+        let h = flowHash(netSecret ^ 0xE4A5, src.addr, dst.addr, src.port, dst.port)
         let idx = Int((UInt64(UInt32(truncatingIfNeeded: h)) &* UInt64(group.count)) >> 32)
         return group[idx]
       }
@@ -218,6 +218,7 @@ extension SimKernel {
     c.raddr = l.isV6 && src.addr.isV4 ? src.addr.asV6 : src.addr
     c.rport = s.lport
     c.state = .ESTABLISHED
+    c.passive = true
     c.parent = l
     let ts = tcpTimestamps != 0
     c.timestamps = ts

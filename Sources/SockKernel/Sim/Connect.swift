@@ -188,13 +188,15 @@ extension SimKernel {
 
   /// Keeps `busyPorts` true to the established hash at `key`: its port bit is
   /// set while a full socket (not a TIME_WAIT entry, which connect() may
-  /// take over) holds the 4-tuple. A socket's isTW changes only while it is
-  /// out of the hash.
+  /// take over) holds the 4-tuple, unless it is an accepted connection's
+  /// (a million of those would cost a million bitmaps, for ports the
+  /// search rarely tries; it probes them one by one). A socket's isTW and
+  /// passive do not change while it is in the hash.
   private func indexEstablished(_ key: FourTuple) {
     let peer = PeerKey(key)
     let w = key.lport >> 6
     let bit = UInt64(1) << UInt64(key.lport & 63)
-    let held = ehash[key].map { !$0.isTW } ?? false
+    let held = ehash[key].map { !$0.isTW && !$0.passive } ?? false
     guard let i = busyPorts.index(forKey: peer) else {
       if held { busyPorts[peer] = PeerPorts(word: w, bit) }
       return

@@ -19,13 +19,29 @@ extension SimKernel {
   /// secure_ipv4_port_ephemeral: a keyed hash of source, destination and
   /// destination port, plus the 10-second time slot.
   func portOffset(_ saddr: IPAddress, _ daddr: IPAddress, _ dport: Int) -> UInt64 {
-    let slot = UInt64(nowMs / 10_000)
-    return SeededRandom.keyedHash(netSecret, saddr.hashWords + daddr.hashWords + [UInt64(dport), slot])
+    var h = KeyedHash(netSecret)
+    h.add(saddr)
+    h.add(daddr)
+    h.add(UInt64(dport))
+    h.add(UInt64(nowMs / 10_000))
+    return h.value
+  }
+
+  /// The keyed hash of a flow: two addresses, then two ports.
+  func flowHash(_ key: UInt64, _ a: IPAddress, _ b: IPAddress, _ p: UInt16, _ q: UInt16) -> UInt64 {
+    var h = KeyedHash(key)
+    h.add(a)
+    h.add(b)
+    h.add(UInt64(p))
+    h.add(UInt64(q))
+    return h.value
   }
 
   func perturb(_ idx: Int) -> UInt32 {
     if let v = tablePerturb[idx] { return v }
-    return UInt32(truncatingIfNeeded: SeededRandom.keyedHash(netSecret ^ 0x7AB1E, [UInt64(idx)]))
+    var h = KeyedHash(netSecret ^ 0x7AB1E)
+    h.add(UInt64(idx))
+    return UInt32(truncatingIfNeeded: h.value)
   }
 
   /// What one ephemeral search is for: the socket, the 4-tuple it will

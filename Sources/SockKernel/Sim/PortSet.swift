@@ -47,6 +47,24 @@ struct PortArray<Element> {
   }
 }
 
+extension PortArray: Equatable where Element: Equatable {
+  static func == (a: PortArray, b: PortArray) -> Bool {
+    for page in 0..<256 where !(a.pages[page].isEmpty && b.pages[page].isEmpty) {
+      for p in page << 8..<(page + 1) << 8 where a[p] != b[p] { return false }
+    }
+    return true
+  }
+}
+
+extension PortArray {
+  /// Applies `f` to every value that is set (tests move table_perturb).
+  mutating func mapSet<T>(_ f: (T) -> T) where Element == T? {
+    for page in 0..<256 where !pages[page].isEmpty {
+      for i in 0..<256 { if let v = pages[page][i] { pages[page][i] = f(v) } }
+    }
+  }
+}
+
 /// Counts per port; the port is in `set` while its count is above zero.
 public struct PortCounter {
   public private(set) var set = PortSet()

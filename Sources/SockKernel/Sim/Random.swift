@@ -25,35 +25,38 @@ public struct SeededRandom: Sendable {
 
   /// A keyed hash standing in for the kernel's siphash with `net_secret`.
   public static func keyedHash(_ key: UInt64, _ words: [UInt64]) -> UInt64 {
-    var h = mix(key ^ 0x6A09_E667_F3BC_C908)
-    for w in words { h = mix(h ^ mix(w &+ 0x3C6E_F372_FE94_F82B)) }
-    return h
+    var h = KeyedHash(key)
+    for w in words { h.add(w) }
+    return h.value
+  }
+}
+
+/// SeededRandom.keyedHash a word at a time, without an array (connect()
+/// hashes its 4-tuple on every call).
+struct KeyedHash {
+  private(set) var value: UInt64
+  init(_ key: UInt64) { value = SeededRandom.mix(key ^ 0x6A09_E667_F3BC_C908) }
+  mutating func add(_ w: UInt64) { value = SeededRandom.mix(value ^ SeededRandom.mix(w &+ 0x3C6E_F372_FE94_F82B)) }
+  mutating func add(_ a: IPAddress) {
+    switch a {
+    case .v4(let x): add(UInt64(x))
+    case .v6(let hi, let lo):
+      add(hi)
+      add(lo)
+    }
   }
 }
 
 extension IPAddress {
-  var hashWords: [UInt64] {
-    switch self {
-    case .v4(let a): return [UInt64(a)]
-    case .v6(let hi, let lo): return [hi, lo]
-    }
-  }
-
-  /// The address as one word, for hashing (Hasher then mixes it with its seed).
-  var foldedWord: UInt64 {
-    switch self {
-    case .v4(let a): return UInt64(a) | 1 << 63
-    case .v6(let hi, let lo): return IPAddress.fold(hi, lo)
-    }
-  }
-
   static func fold(_ a: UInt64, _ b: UInt64) -> UInt64 {
     (a &* 0x9E37_79B9_7F4A_7C15 ^ b) &* 0xBF58_476D_1CE4_E5B9
   }
 
-  /// Two addresses and the ports between them as one word (the hash keys
-  /// of the established table and of busyPorts).
-  static func foldPair(_ a: IPAddress, _ b: IPAddress, _ ports: UInt64) -> UInt64 {
-    fold(fold(a.foldedWord, b.foldedWord), ports)
+  /// The address in its IPv6 (v4-mapped) form, as two words.
+  var v6Words: (UInt64, UInt64) {
+    switch self {
+    case .v4(let a): return (0, 0xFFFF_0000_0000 | UInt64(a))
+    case .v6(let hi, let lo): return (hi, lo)
+    }
   }
 }

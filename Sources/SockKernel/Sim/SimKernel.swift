@@ -81,7 +81,7 @@ public final class SimKernel: KernelBackend {
   /// kernel's array order, by group id.
   var udpGroups: [Int: [SimSock]] = [:]
   var nextGroup = 1
-  var tablePerturb: [Int: UInt32] = [:]
+  var tablePerturb = PortArray<UInt32?>(nil)
   let netSecret: UInt64
 
   public init(config: Config = Config()) {

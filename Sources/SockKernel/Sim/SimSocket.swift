@@ -53,9 +53,18 @@ final class SimSock {
   var v6only = false
   var nonblock = false
   var freebind = false
-  var linger: Int?
-  var portRange = (lo: 0, hi: 0)
-  var device: String?
+  var linger: Int? {
+    get { rare?.linger }
+    set { if newValue != nil || rare != nil { rareForWrite.linger = newValue } }
+  }
+  var portRange: (lo: Int, hi: Int) {
+    get { rare?.portRange ?? (0, 0) }
+    set { if newValue != (0, 0) || rare != nil { rareForWrite.portRange = newValue } }
+  }
+  var device: String? {
+    get { rare?.device }
+    set { if newValue != nil || rare != nil { rareForWrite.device = newValue } }
+  }
 
   // Addresses: rcv_saddr and inet_num as the kernel keeps them.
   var laddr: IPAddress
@@ -79,13 +88,26 @@ final class SimSock {
   var boundKey: IPAddress?
   var boundClass: AddrClass?
   var inEhash: FourTuple?
+  /// Made by a listener for a connection (sk_clone_lock), not by socket():
+  /// its local port is the listener's, so connect()'s search rarely meets
+  /// it, and busyPorts leaves it out (the search's tester still checks it).
+  var passive = false
   /// The UDP SO_REUSEPORT group this socket joined at bind (sk_reuseport_cb).
-  var udpGroup: Int?
+  var udpGroup: Int? {
+    get { rare?.udpGroup }
+    set { if newValue != nil || rare != nil { rareForWrite.udpGroup = newValue } }
+  }
   /// Where the socket sits in its UDP port slot's list (udp_table.hash) and
   /// in its address-and-port slot's (hash2), both walked in ascending order
   /// (see SimKernel.udpHash).
-  var udpSlotKey = 0
-  var udpAddrKey = 0
+  var udpSlotKey: Int {
+    get { rare?.udpSlotKey ?? 0 }
+    set { if newValue != 0 || rare != nil { rareForWrite.udpSlotKey = newValue } }
+  }
+  var udpAddrKey: Int {
+    get { rare?.udpAddrKey ?? 0 }
+    set { if newValue != 0 || rare != nil { rareForWrite.udpAddrKey = newValue } }
+  }
 
   // Connections. Strong references (a weak one costs every retain and
   // release of the socket a side table); the cycles they make are broken
@@ -105,14 +127,32 @@ final class SimSock {
   var ssDisconnecting = false  // sock->state SS_DISCONNECTING: connect() and listen() are EINVAL
   var listenerShutDown = false  // shutdown(RD) stopped it listening: connect() is EINVAL
   var connectRefused = false  // a connect() was answered with a reset: listen() is EINVAL since
-  var finAckDueMs: Int64?
+  var finAckDueMs: Int64? {
+    get { rare?.finAckDueMs }
+    set { if newValue != nil || rare != nil { rareForWrite.finAckDueMs = newValue } }
+  }
   // A SYN nobody answered, resent on the retransmission timer.
-  var synRetryAtMs: Int64?
-  var synFirstMs: Int64 = 0
+  var synRetryAtMs: Int64? {
+    get { rare?.synRetryAtMs }
+    set { if newValue != nil || rare != nil { rareForWrite.synRetryAtMs = newValue } }
+  }
+  var synFirstMs: Int64 {
+    get { rare?.synFirstMs ?? 0 }
+    set { if newValue != 0 || rare != nil { rareForWrite.synFirstMs = newValue } }
+  }
   /// The retransmission timeout of the SYN (icsk_rto).
-  var synRtoMs: Int64 = 1000
-  var synRetriesDone = 0
-  var synDst: Endpoint?
+  var synRtoMs: Int64 {
+    get { rare?.synRtoMs ?? 1000 }
+    set { if newValue != 1000 || rare != nil { rareForWrite.synRtoMs = newValue } }
+  }
+  var synRetriesDone: Int {
+    get { rare?.synRetriesDone ?? 0 }
+    set { if newValue != 0 || rare != nil { rareForWrite.synRetriesDone = newValue } }
+  }
+  var synDst: Endpoint? {
+    get { rare?.synDst }
+    set { if newValue != nil || rare != nil { rareForWrite.synDst = newValue } }
+  }
   var synNeverArrives = false
   /// The socket holds a TCP timestamp stamp (rx_opt.ts_recent_stamp): its
   /// connection used timestamps, or its connect() took over a TIME_WAIT
@@ -125,11 +165,53 @@ final class SimSock {
 
   // TIME_WAIT / orphan FIN_WAIT2 minisocket.
   var isTW = false
-  var twEntryMs: Int64 = 0
-  var twExpireMs: Int64 = 0
+  var twEntryMs: Int64 {
+    get { rare?.twEntryMs ?? 0 }
+    set { if newValue != 0 || rare != nil { rareForWrite.twEntryMs = newValue } }
+  }
+  var twExpireMs: Int64 {
+    get { rare?.twExpireMs ?? 0 }
+    set { if newValue != 0 || rare != nil { rareForWrite.twExpireMs = newValue } }
+  }
   /// The named socket this entry came from (for `why` lines and NAME.state).
-  var origin: SockID?
-  var successor: SimSock?
+  var origin: SockID? {
+    get { rare?.origin }
+    set { if newValue != nil || rare != nil { rareForWrite.origin = newValue } }
+  }
+  var successor: SimSock? {
+    get { rare?.successor }
+    set { if newValue != nil || rare != nil { rareForWrite.successor = newValue } }
+  }
+
+  /// What most sockets never use (options set rarely, UDP's slots, the
+  /// SYN retransmission timer, the FIN and TIME_WAIT timers), allocated on
+  /// the first write of a value other than the default: it halves a
+  /// socket, and a million connections are two million sockets.
+  final class Rare {
+    var linger: Int? = nil
+    var portRange: (lo: Int, hi: Int) = (0, 0)
+    var device: String? = nil
+    var udpGroup: Int? = nil
+    var udpSlotKey: Int = 0
+    var udpAddrKey: Int = 0
+    var finAckDueMs: Int64? = nil
+    var synRetryAtMs: Int64? = nil
+    var synFirstMs: Int64 = 0
+    var synRtoMs: Int64 = 1000
+    var synRetriesDone: Int = 0
+    var synDst: Endpoint? = nil
+    var twEntryMs: Int64 = 0
+    var twExpireMs: Int64 = 0
+    var origin: SockID? = nil
+    var successor: SimSock? = nil
+  }
+  private var rare: Rare?
+  private var rareForWrite: Rare {
+    if let r = rare { return r }
+    let r = Rare()
+    rare = r
+    return r
+  }
 
   init(id: SockID, kind: SocketKind, uid: UInt32) {
     self.id = id
@@ -173,43 +255,48 @@ final class SimSock {
   }
 }
 
-/// The established-hash key: both addresses in their IPv6 (v4-mapped) form.
+/// The established-hash key: both addresses in their IPv6 (v4-mapped)
+/// form, as four words and the two ports in a fifth (40 bytes: the hash of
+/// a million connections holds two million of them).
 struct FourTuple: Hashable {
-  var laddr: IPAddress
-  var lport: Int
-  var raddr: IPAddress
-  var rport: Int
+  let lhi: UInt64
+  let llo: UInt64
+  let rhi: UInt64
+  let rlo: UInt64
+  /// lport << 16 | rport.
+  let ports: UInt32
   init(_ la: IPAddress, _ lp: Int, _ ra: IPAddress, _ rp: Int) {
-    laddr = la.asV6
-    lport = lp
-    raddr = ra.asV6
-    rport = rp
+    (lhi, llo) = la.v6Words
+    (rhi, rlo) = ra.v6Words
+    ports = UInt32(truncatingIfNeeded: lp) << 16 | UInt32(truncatingIfNeeded: rp & 0xFFFF)
   }
-  /// One word into the hasher, not eight: the established hash of a million
-  /// connections is hashed on every connect, accept and close.
+  var lport: Int { Int(ports >> 16) }
+  var rport: Int { Int(ports & 0xFFFF) }
+  /// One word into the hasher, not five.
   func hash(into h: inout Hasher) {
-    h.combine(IPAddress.foldPair(laddr, raddr, UInt64(lport) << 16 | UInt64(rport)))
+    h.combine(IPAddress.fold(IPAddress.fold(IPAddress.fold(lhi, llo), IPAddress.fold(rhi, rlo)), UInt64(ports)))
   }
 }
 
 /// A local address and a peer: the part of a 4-tuple connect()'s search
 /// holds fixed while it tries source ports.
 struct PeerKey: Hashable {
-  var laddr: IPAddress
-  var raddr: IPAddress
-  var rport: Int
+  let lhi: UInt64
+  let llo: UInt64
+  let rhi: UInt64
+  let rlo: UInt64
+  let rport: UInt32
   init(_ t: FourTuple) {
-    laddr = t.laddr
-    raddr = t.raddr
-    rport = t.rport
+    (lhi, llo, rhi, rlo) = (t.lhi, t.llo, t.rhi, t.rlo)
+    rport = t.ports & 0xFFFF
   }
   init(laddr: IPAddress, raddr: IPAddress, rport: Int) {
-    self.laddr = laddr.asV6
-    self.raddr = raddr.asV6
-    self.rport = rport
+    (lhi, llo) = laddr.v6Words
+    (rhi, rlo) = raddr.v6Words
+    self.rport = UInt32(truncatingIfNeeded: rport & 0xFFFF)
   }
   func hash(into h: inout Hasher) {
-    h.combine(IPAddress.foldPair(laddr, raddr, UInt64(rport)))
+    h.combine(IPAddress.fold(IPAddress.fold(IPAddress.fold(lhi, llo), IPAddress.fold(rhi, rlo)), UInt64(rport)))
   }
 }
 
