@@ -3,26 +3,37 @@
 /// slots, and a page goes once the last value in it is removed and ids
 /// have moved past it, so the memory follows the values held, not the ids
 /// ever handed out: a million sockets opened and closed one after another
-/// leave one page.
+/// leave one page. Inlinable, so that the interpreter's table of names is
+/// specialized in its own module.
 public struct IDTable<Value> {
-  static var pageBits: Int { 10 }
-  static var pageSize: Int { 1 << pageBits }
+  @usableFromInline static var pageBits: Int { 10 }
+  @usableFromInline static var pageSize: Int { 1 << pageBits }
 
-  struct Page {
-    var slots: [Value?]
-    var used = 0
+  @usableFromInline
+  final class Page {
+    @usableFromInline let slots: UnsafeMutablePointer<Value?>
+    @usableFromInline var used = 0
+    @usableFromInline init() {
+      slots = .allocate(capacity: IDTable.pageSize)
+      slots.initialize(repeating: nil, count: IDTable.pageSize)
+    }
+    deinit {
+      slots.deinitialize(count: IDTable.pageSize)
+      slots.deallocate()
+    }
   }
 
-  private var pages: [Page?] = []
+  @usableFromInline var pages: [Page?] = []
   /// How many values the table holds.
-  public private(set) var count = 0
+  @usableFromInline var _count = 0
+  public var count: Int { _count }
   /// The highest id ever set: its page stays, empty or not (the next ids
   /// land there).
-  private var top = 0
+  @usableFromInline var top = 0
 
   public init() {}
 
-  public subscript(id: SockID) -> Value? {
+  @inlinable public subscript(id: SockID) -> Value? {
     get {
       let p = id >> Self.pageBits
       guard id >= 0, p < pages.count, let page = pages[p] else { return nil }
@@ -36,16 +47,20 @@ public struct IDTable<Value> {
         guard newValue != nil else { return }
         pages += [Page?](repeating: nil, count: p + 1 - pages.count)
       }
-      if pages[p] == nil {
+      let page: Page
+      if let pg = pages[p] {
+        page = pg
+      } else {
         guard newValue != nil else { return }
-        pages[p] = Page(slots: [Value?](repeating: nil, count: Self.pageSize))
+        page = Page()
+        pages[p] = page
       }
-      let had = pages[p]!.slots[i] != nil
+      let had = page.slots[i] != nil
       let has = newValue != nil
-      pages[p]!.slots[i] = newValue
+      page.slots[i] = newValue
       if had != has {
-        pages[p]!.used += has ? 1 : -1
-        count += has ? 1 : -1
+        page.used += has ? 1 : -1
+        _count += has ? 1 : -1
         if !has { freeIfDone(p) }
       }
       if has && id > top {
@@ -56,14 +71,14 @@ public struct IDTable<Value> {
     }
   }
 
-  private mutating func freeIfDone(_ p: Int) {
+  @usableFromInline mutating func freeIfDone(_ p: Int) {
     if p < top >> Self.pageBits, pages[p]?.used == 0 { pages[p] = nil }
   }
 
   /// Calls `body` with every value, in id order.
   public func forEach(_ body: (Value) -> Void) {
     for case let page? in pages {
-      for case let v? in page.slots { body(v) }
+      for i in 0..<Self.pageSize { if let v = page.slots[i] { body(v) } }
     }
   }
 

@@ -124,3 +124,35 @@ final class KernelTeardownTests: XCTestCase {
     XCTAssertNil(selfConnected)
   }
 }
+
+extension MemoryTests {
+  /// The descriptor count a `ulimit` checks is kept as descriptors come and
+  /// go; it must equal the live sockets that have one.
+  func testDescriptorCountFollowsTheSockets() {
+    let n = Net()
+    func check(_ what: String) { XCTAssertEqual(n.k.openDescriptors, n.k.live.values.filter(\.hasFd).count, what) }
+    let l = n.listener("127.0.0.1:8080")
+    check("listener")
+    var accepted: [SockID] = []
+    for i in 0..<5 {
+      let c = n.sock()
+      XCTAssertNil(n.connect(c, "127.0.0.1:8080"))
+      check("connect \(i)")
+      if i % 2 == 0, let s = n.accept(l) { accepted.append(s) }
+      check("accept \(i)")
+      if i % 3 == 0 { n.close(c) }
+      check("close \(i)")
+    }
+    let a = n.sock()
+    XCTAssertNil(n.bind(a, "127.0.0.1:40000"))
+    _ = n.k.shutdown(a, .wr)
+    _ = n.k.connect(a, Endpoint("127.0.0.1:40000")!)
+    check("aborted self-connect")
+    n.close(l)
+    check("listener closed")
+    for s in accepted { n.close(s) }
+    n.k.sleep(ms: 120_000)
+    check("after the timers")
+    XCTAssertEqual(n.k.openDescriptors, 4)  // three clients and a
+  }
+}

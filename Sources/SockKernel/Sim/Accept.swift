@@ -92,7 +92,7 @@ extension SimKernel {
         let ghost = newSock(s.kind, uid: s.uid)
         socks[ghost.id] = nil
         twCount += 1
-        ghost.hasFd = false
+        setHasFd(ghost, false)
         ghost.isTW = true
         ghost.state = .TIME_WAIT
         ghost.laddr = s.laddr
@@ -205,7 +205,7 @@ extension SimKernel {
   /// The handshake with listener `l`: a child in its accept queue, both ends ESTABLISHED.
   func establish(_ s: SimSock, with l: SimSock, dst: Endpoint, src: Endpoint) {
     let c = newSock(l.kind, uid: l.uid)
-    c.hasFd = false
+    setHasFd(c, false)
     c.reuse = l.reuse
     c.reuseport = l.reuseport
     c.v6only = l.v6only
@@ -315,7 +315,7 @@ extension SimKernel {
     }
     let c = s.queue.removeFirst()
     c.parent = nil
-    c.hasFd = true
+    setHasFd(c, true)
     c.ssConnected = true
     var r = CallResult(local: c.local, remote: c.remote)
     r.created = c.id

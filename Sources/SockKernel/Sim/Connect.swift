@@ -173,30 +173,26 @@ extension SimKernel {
   func hashEstablished(_ s: SimSock) {
     guard let r = s.raddr else { return }
     let key = FourTuple(s.laddr, s.lport, r, s.rport)
-    ehash[key] = s
+    let old = ehash.updateValue(s, forKey: key)
     s.inEhash = key
-    indexEstablished(key)
+    if s.marksBusy || old?.marksBusy == true { indexEstablished(key, held: s.marksBusy) }
   }
 
   func unhashEstablished(_ s: SimSock) {
-    if let k = s.inEhash, ehash[k] === s {
-      ehash[k] = nil
-      indexEstablished(k)
+    if let k = s.inEhash, let i = ehash.index(forKey: k), ehash.values[i] === s {
+      ehash.remove(at: i)
+      if s.marksBusy { indexEstablished(k, held: false) }
     }
     s.inEhash = nil
   }
 
   /// Keeps `busyPorts` true to the established hash at `key`: its port bit is
-  /// set while a full socket (not a TIME_WAIT entry, which connect() may
-  /// take over) holds the 4-tuple, unless it is an accepted connection's
-  /// (a million of those would cost a million bitmaps, for ports the
-  /// search rarely tries; it probes them one by one). A socket's isTW and
-  /// passive do not change while it is in the hash.
-  private func indexEstablished(_ key: FourTuple) {
+  /// set while the socket there marks it busy (SimSock.marksBusy); `held`
+  /// says whether the one there now does.
+  private func indexEstablished(_ key: FourTuple, held: Bool) {
     let peer = PeerKey(key)
     let w = key.lport >> 6
     let bit = UInt64(1) << UInt64(key.lport & 63)
-    let held = ehash[key].map { !$0.isTW && !$0.passive } ?? false
     guard let i = busyPorts.index(forKey: peer) else {
       if held { busyPorts[peer] = PeerPorts(word: w, bit) }
       return

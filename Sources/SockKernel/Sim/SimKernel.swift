@@ -120,7 +120,14 @@ public final class SimKernel: KernelBackend {
 
   // MARK: sockets and descriptors
 
-  var openDescriptors: Int { live.values.filter { $0.hasFd }.count }
+  /// Sockets with a descriptor (all of them live), counted as descriptors
+  /// come and go (setHasFd), so a `ulimit` check costs nothing.
+  private(set) var openDescriptors = 0
+
+  func setHasFd(_ s: SimSock, _ has: Bool) {
+    if s.hasFd != has { openDescriptors += has ? 1 : -1 }
+    s.hasFd = has
+  }
 
   func sock(_ id: SockID) -> SimSock? {
     guard let s = socks[id], s.hasFd else { return nil }
@@ -131,6 +138,7 @@ public final class SimKernel: KernelBackend {
     let s = SimSock(id: nextID, kind: kind, uid: uid)
     s.dualRule = rule(.connectSourceV4Wildcard)
     nextID += 1
+    openDescriptors += 1
     socks[s.id] = s
     live[s.id] = s
     return s

@@ -228,6 +228,13 @@ final class SimSock {
     queue = []
   }
 
+  /// Whether busyPorts counts this socket's 4-tuple: a full socket's (not a
+  /// TIME_WAIT entry, which connect() may take over), unless it is an
+  /// accepted connection's (a million of those would cost a million
+  /// bitmaps, for ports the search rarely tries; its tester checks them
+  /// one by one). Neither flag changes while the socket is in the hash.
+  var marksBusy: Bool { !isTW && !passive }
+
   var isV6: Bool { kind.family == .inet6 }
   var isTCP: Bool { kind.transport == .tcp }
   var isListening: Bool { state == .LISTEN }

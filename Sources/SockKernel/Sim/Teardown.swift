@@ -145,7 +145,7 @@ extension SimKernel {
     let tw = newSock(s.kind, uid: s.uid)
     twCount += 1
     socks[tw.id] = nil
-    tw.hasFd = false
+    setHasFd(tw, false)
     tw.isTW = true
     tw.state = substate
     tw.reuse = s.reuse
@@ -196,7 +196,7 @@ extension SimKernel {
 
   public func close(_ id: SockID) -> CallResult {
     guard let s = sock(id) else { return badf() }
-    s.hasFd = false
+    setHasFd(s, false)
     if !s.isTCP {
       udpUnhash(s)
       s.state = .CLOSED
