@@ -82,6 +82,14 @@ public struct IDTable<Value> {
     }
   }
 
+  /// Every value, in id order.
+  public var values: [Value] {
+    var out: [Value] = []
+    out.reserveCapacity(count)
+    forEach { out.append($0) }
+    return out
+  }
+
   /// Pages held (what the table costs, in units of 1,024 slots).
   public var pagesHeld: Int { pages.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
 }

@@ -64,7 +64,7 @@ public final class SimKernel: KernelBackend {
   /// release); TIME_WAIT entries are not here.
   var socks = IDTable<SimSock>()
   /// Every socket the namespace holds, by id (ids grow in creation order).
-  var live: [SockID: SimSock] = [:]
+  var live = IDTable<SimSock>()
   /// Sockets that called listen() (some may have stopped listening since).
   var listeners: [SimSock] = []
   var twCount = 0
@@ -94,7 +94,7 @@ public final class SimKernel: KernelBackend {
   /// peer, parent and successor are strong references: the cycles they
   /// make among the sockets still known are broken here.
   deinit {
-    for s in live.values { s.unlink() }
+    live.forEach { $0.unlink() }
     socks.forEach { $0.unlink() }
   }
 
@@ -227,10 +227,12 @@ public final class SimKernel: KernelBackend {
   }
 
   /// Sockets in creation order.
-  var liveInOrder: [SimSock] { live.values.sorted { $0.id < $1.id } }
+  var liveInOrder: [SimSock] { live.values }
 
   public func count(_ state: SockState) -> Int {
-    live.values.reduce(0) { $0 + (stateOf($1) == state ? 1 : 0) }
+    var n = 0
+    live.forEach { if stateOf($0) == state { n += 1 } }
+    return n
   }
 
   // MARK: views
