@@ -19,7 +19,6 @@ trap 'rm -rf "$work"' EXIT
 conn() {
   local n=$1 d=$2 per=$(( ($1 + $2 - 1) / $2 ))
   {
-    echo "ulimit nofile $(( 2 * n + 100 ))"
     echo "socket srv"
     echo "bind srv 0.0.0.0:8080"
     echo "listen srv 65535"
@@ -35,9 +34,14 @@ conn() {
 }
 # N bind(0) in the default range, every socket kept.
 fill() {
-  printf 'ulimit nofile %d\nrepeat %d {\n  socket c[i]\n  bind c[i] 127.0.0.1:0\n}\nexpect count(BOUND) == %d\n' $(( $1 + 100 )) "$1" "$1" > "$work/fill-$1.sock"
+  printf 'repeat %d {\n  socket c[i]\n  bind c[i] 127.0.0.1:0\n}\nexpect count(BOUND) == %d\n' "$1" "$1" > "$work/fill-$1.sock"
 }
-conn 10000 1; conn 20000 1; conn 100000 4; conn 1000000 36
+# The kernel's runs keep every socket open: two descriptors a connection,
+# within this process's limit (the hard limit cannot be raised without
+# CAP_SYS_RESOURCE; 20,000 here, so "10,000" is 9,995).
+limit=$(ulimit -n)
+n10=$(( (limit - 10) / 2 < 10000 ? (limit - 10) / 2 : 10000 ))
+conn "$n10" 1; conn 20000 1; conn 100000 4; conn 1000000 36
 # 36 x 27,778 = 1,000,008 connections, 2,000,017 sockets.
 fill 10000
 # 1,000,000 executed statements of socket/bind/close churn.
@@ -66,12 +70,16 @@ row "scenario" "sim s" "sim MiB" "kernel s" "sim/kernel"
 read -r fs fm < <(measure "$work/fill-10000.sock" sim)
 read -r fk _ < <(measure "$work/fill-10000.sock" real)
 row "10,000 bind(0) fill" "$fs" "$fm" "$fk" "$(awk -v a="$fs" -v b="$fk" 'BEGIN { printf "%.3f", a / b }')"
-read -r c1s c1m < <(measure "$work/conn-10000.sock" sim)
-read -r c1k _ < <(measure "$work/conn-10000.sock" real)
-row "10,000 connect+accept, one destination" "$c1s" "$c1m" "$c1k" "$(awk -v a="$c1s" -v b="$c1k" 'BEGIN { printf "%.3f", a / b }')"
+read -r c1s c1m < <(measure "$work/conn-$n10.sock" sim)
+read -r c1k _ < <(measure "$work/conn-$n10.sock" real)
+row "$n10 connect+accept, one destination" "$c1s" "$c1m" "$c1k" "$(awk -v a="$c1s" -v b="$c1k" 'BEGIN { printf "%.3f", a / b }')"
 read -r c2s c2m < <(measure "$work/conn-20000.sock" sim)
-read -r c2k _ < <(measure "$work/conn-20000.sock" real)
-row "20,000 connect+accept, one destination" "$c2s" "$c2m" "$c2k" "$(awk -v a="$c2s" -v b="$c2k" 'BEGIN { printf "%.3f", a / b }')"
+if [ "$limit" -ge 40010 ]; then
+  read -r c2k _ < <(measure "$work/conn-20000.sock" real)
+  row "20,000 connect+accept, one destination" "$c2s" "$c2m" "$c2k" "$(awk -v a="$c2s" -v b="$c2k" 'BEGIN { printf "%.3f", a / b }')"
+else
+  row "20,000 connect+accept, one destination" "$c2s" "$c2m" "(fd limit)" "-"
+fi
 read -r c3s c3m < <(measure "$work/conn-100000.sock" sim)
 row "100,000 connect+accept, 4 destinations" "$c3s" "$c3m" "-" "-"
 read -r c4s c4m < <(measure "$work/conn-1000000.sock" sim)
@@ -80,10 +88,10 @@ read -r ch chm < <(measure "$work/churn.sock" sim)
 row "1,000,000 statements of socket/bind/close" "$ch" "$chm" "-" "-"
 echo
 echo "per connect+accept (whole process / connections):"
-for p in "10000 $c1s" "100000 $c3s" "1000000 $c4s"; do
+for p in "$n10 $c1s" "100000 $c3s" "1000008 $c4s"; do
   set -- $p
   awk -v n="$1" -v t="$2" 'BEGIN { printf "  %9d: %6.2f us\n", n, t / n * 1e6 }'
 done
-echo "targets: 1M connections < 10 s and < 2048 MiB; 100k < 1 s; churn < 40 MiB; 10k connect sim/kernel <= 0.1"
+echo "targets: 1M connections < 10 s and < 2048 MiB; 100k < 1 s; churn < 40 MiB; 10k connect+accept sim/kernel <= 0.1"
 echo
 bench/real.sh "$((runs < 5 ? 5 : runs))"

@@ -78,7 +78,6 @@ public final class RealKernel: KernelBackend {
     self.hostNetns = hostNetns
     kernelName = RealKernel.hostRelease
     if !hostNetns { try RealKernel.enterNamespace() }
-    diagListsBound = RealKernel.probeDiagListsBound()
     // Descriptors inherited from the parent would count against 'ulimit
     // nofile'; like the simulator's process, a run starts with 0, 1 and 2.
     RealKernel.closeInherited()
@@ -398,15 +397,18 @@ public final class RealKernel: KernelBackend {
 
   /// Whether sock_diag lists TCP sockets that only hold a port (bound, not
   /// listening or connected): Linux 6.10 and later (91051f003948, "tcp: Dump
-  /// bound-only sockets in inet_diag"). Probed once, with a socket bound to
-  /// 127.0.0.1 when the backend starts (before a scenario narrows the port range).
-  let diagListsBound: Bool
+  /// bound-only sockets in inet_diag"). Probed the first time a state needs
+  /// it (most runs never do: the probe's dump was a tenth of the real
+  /// backend's overhead on a socket/bind/close loop), with a socket bound
+  /// to 127.0.0.1; where a scenario has left no port to bind, the version
+  /// decides.
+  lazy var diagListsBound: Bool = RealKernel.probeDiagListsBound() ?? (kernelVersion >= KernelVersion(6, 10))
 
-  static func probeDiagListsBound() -> Bool {
+  static func probeDiagListsBound() -> Bool? {
     let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    guard fd >= 0 else { return true }
+    guard fd >= 0 else { return nil }
     defer { Glibc.close(fd) }
-    guard Sys.withSockaddr(Endpoint(.loopback4, 0), { Glibc.bind(fd, $0, $1) }) == 0 else { return true }
+    guard Sys.withSockaddr(Endpoint(.loopback4, 0), { Glibc.bind(fd, $0, $1) }) == 0 else { return nil }
     let inode = UInt32(truncatingIfNeeded: Sys.inode(fd))
     // One dump, TCP over IPv4 (a run pays for this probe at start).
     return Netlink.dump(transport: .tcp, family: .inet, af: UInt8(AF_INET), proto: UInt8(IPPROTO_TCP)).contains { $0.inode == inode }
