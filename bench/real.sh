@@ -7,16 +7,9 @@
 # PIN=N runs both programs on CPU N only (taskset): steadier figures on a
 # small VM, where the two programs otherwise land on either core.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 runs=${1:-5}
 n=${2:-10000}
-# Release build with the Swift runtime linked in, as one would ship it (it
-# saves ~8 ms of dynamic loading per process).
-build=(swift build -c release --static-swift-stdlib --scratch-path .build-release-static)
-"${build[@]}" --product sockscript >/dev/null
-bin=$("${build[@]}" --show-bin-path)/sockscript
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/common.sh"
 cc -O2 -Wall -Werror -o "$work/realbench" bench/realbench.c
 printf 'repeat %d {\n  socket a\n  bind a 127.0.0.1:0\n  close a\n}\n' "$n" > "$work/churn.sock"
 

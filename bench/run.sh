@@ -3,15 +3,8 @@
 # the built binary as a whole process, output to a file, median of 5 runs.
 # Prints one line per figure. Usage: bench/run.sh [runs]
 set -euo pipefail
-cd "$(dirname "$0")/.."
 runs=${1:-5}
-# Release build with the Swift runtime linked in, as one would ship it (it
-# saves ~8 ms of dynamic loading per process).
-build=(swift build -c release --static-swift-stdlib --scratch-path .build-release-static)
-"${build[@]}" --product sockscript >/dev/null
-bin=$("${build[@]}" --show-bin-path)/sockscript
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/common.sh"
 
 # 1. Fill the default range (32768-60999: 28,232 ports) with bind(0), then
 #    one more bind fails.

@@ -6,13 +6,8 @@
 # to a file, median time and the largest peak RSS of RUNS runs (default 3).
 # Needs root for the real kernel. Usage: bench/scale.sh [runs]
 set -euo pipefail
-cd "$(dirname "$0")/.."
 runs=${1:-3}
-build=(swift build -c release --static-swift-stdlib --scratch-path .build-release-static)
-"${build[@]}" --product sockscript >/dev/null
-bin=$("${build[@]}" --show-bin-path)/sockscript
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/common.sh"
 
 # N connect+accept over D loopback destinations (127.0.0.1 + d), all
 # accepted by one wildcard listener; every socket stays open.

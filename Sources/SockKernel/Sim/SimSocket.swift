@@ -55,15 +55,15 @@ final class SimSock {
   var freebind = false
   var linger: Int? {
     get { rare?.linger }
-    set { if newValue != nil || rare != nil { rareForWrite.linger = newValue } }
+    set { setRare(\.linger, newValue, unset: newValue == nil) }
   }
   var portRange: (lo: Int, hi: Int) {
     get { rare?.portRange ?? (0, 0) }
-    set { if newValue != (0, 0) || rare != nil { rareForWrite.portRange = newValue } }
+    set { setRare(\.portRange, newValue, unset: newValue == (0, 0)) }
   }
   var device: String? {
     get { rare?.device }
-    set { if newValue != nil || rare != nil { rareForWrite.device = newValue } }
+    set { setRare(\.device, newValue, unset: newValue == nil) }
   }
 
   // Addresses: rcv_saddr and inet_num as the kernel keeps them.
@@ -95,18 +95,18 @@ final class SimSock {
   /// The UDP SO_REUSEPORT group this socket joined at bind (sk_reuseport_cb).
   var udpGroup: Int? {
     get { rare?.udpGroup }
-    set { if newValue != nil || rare != nil { rareForWrite.udpGroup = newValue } }
+    set { setRare(\.udpGroup, newValue, unset: newValue == nil) }
   }
   /// Where the socket sits in its UDP port slot's list (udp_table.hash) and
   /// in its address-and-port slot's (hash2), both walked in ascending order
   /// (see SimKernel.udpHash).
   var udpSlotKey: Int {
     get { rare?.udpSlotKey ?? 0 }
-    set { if newValue != 0 || rare != nil { rareForWrite.udpSlotKey = newValue } }
+    set { setRare(\.udpSlotKey, newValue, unset: newValue == 0) }
   }
   var udpAddrKey: Int {
     get { rare?.udpAddrKey ?? 0 }
-    set { if newValue != 0 || rare != nil { rareForWrite.udpAddrKey = newValue } }
+    set { setRare(\.udpAddrKey, newValue, unset: newValue == 0) }
   }
 
   // Connections. Strong references (a weak one costs every retain and
@@ -129,29 +129,29 @@ final class SimSock {
   var connectRefused = false  // a connect() was answered with a reset: listen() is EINVAL since
   var finAckDueMs: Int64? {
     get { rare?.finAckDueMs }
-    set { if newValue != nil || rare != nil { rareForWrite.finAckDueMs = newValue } }
+    set { setRare(\.finAckDueMs, newValue, unset: newValue == nil) }
   }
   // A SYN nobody answered, resent on the retransmission timer.
   var synRetryAtMs: Int64? {
     get { rare?.synRetryAtMs }
-    set { if newValue != nil || rare != nil { rareForWrite.synRetryAtMs = newValue } }
+    set { setRare(\.synRetryAtMs, newValue, unset: newValue == nil) }
   }
   var synFirstMs: Int64 {
     get { rare?.synFirstMs ?? 0 }
-    set { if newValue != 0 || rare != nil { rareForWrite.synFirstMs = newValue } }
+    set { setRare(\.synFirstMs, newValue, unset: newValue == 0) }
   }
   /// The retransmission timeout of the SYN (icsk_rto).
   var synRtoMs: Int64 {
     get { rare?.synRtoMs ?? 1000 }
-    set { if newValue != 1000 || rare != nil { rareForWrite.synRtoMs = newValue } }
+    set { setRare(\.synRtoMs, newValue, unset: newValue == 1000) }
   }
   var synRetriesDone: Int {
     get { rare?.synRetriesDone ?? 0 }
-    set { if newValue != 0 || rare != nil { rareForWrite.synRetriesDone = newValue } }
+    set { setRare(\.synRetriesDone, newValue, unset: newValue == 0) }
   }
   var synDst: Endpoint? {
     get { rare?.synDst }
-    set { if newValue != nil || rare != nil { rareForWrite.synDst = newValue } }
+    set { setRare(\.synDst, newValue, unset: newValue == nil) }
   }
   var synNeverArrives = false
   /// The socket holds a TCP timestamp stamp (rx_opt.ts_recent_stamp): its
@@ -167,20 +167,20 @@ final class SimSock {
   var isTW = false
   var twEntryMs: Int64 {
     get { rare?.twEntryMs ?? 0 }
-    set { if newValue != 0 || rare != nil { rareForWrite.twEntryMs = newValue } }
+    set { setRare(\.twEntryMs, newValue, unset: newValue == 0) }
   }
   var twExpireMs: Int64 {
     get { rare?.twExpireMs ?? 0 }
-    set { if newValue != 0 || rare != nil { rareForWrite.twExpireMs = newValue } }
+    set { setRare(\.twExpireMs, newValue, unset: newValue == 0) }
   }
   /// The named socket this entry came from (for `why` lines and NAME.state).
   var origin: SockID? {
     get { rare?.origin }
-    set { if newValue != nil || rare != nil { rareForWrite.origin = newValue } }
+    set { setRare(\.origin, newValue, unset: newValue == nil) }
   }
   var successor: SimSock? {
     get { rare?.successor }
-    set { if newValue != nil || rare != nil { rareForWrite.successor = newValue } }
+    set { setRare(\.successor, newValue, unset: newValue == nil) }
   }
 
   /// What most sockets never use (options set rarely, UDP's slots, the
@@ -206,11 +206,14 @@ final class SimSock {
     var successor: SimSock? = nil
   }
   private var rare: Rare?
-  private var rareForWrite: Rare {
-    if let r = rare { return r }
-    let r = Rare()
-    rare = r
-    return r
+  /// Writes a rare field, making the side object unless the value is the
+  /// default and there is none yet.
+  private func setRare<T>(_ field: ReferenceWritableKeyPath<Rare, T>, _ value: T, unset: Bool) {
+    if rare == nil {
+      if unset { return }
+      rare = Rare()
+    }
+    rare![keyPath: field] = value
   }
 
   init(id: SockID, kind: SocketKind, uid: UInt32) {
