@@ -22,6 +22,7 @@ public final class RealKernel: KernelBackend {
     let fd: Int32
     let kind: SocketKind
     let uid: UInt32
+    var id: SockID = 0
     var open = true
     /// The socket's inode, to find it in sock_diag (fstat, on first use).
     lazy var inode: UInt64 = Sys.inode(fd)
@@ -53,8 +54,8 @@ public final class RealKernel: KernelBackend {
   let timeoutMs: Int64
   let startMs: Int64
   /// Sockets by id (the index); id 0 is unused.
-  var records: [Record?] = [nil]
-  var nextID: SockID { records.count }
+  var records = IDTable<Record>()
+  var nextID: SockID = 1
   /// The kernel reports rlimit failures; this is the limit a scenario set.
   var descriptorLimit: Int?
 
@@ -123,11 +124,23 @@ public final class RealKernel: KernelBackend {
   // MARK: helpers
 
   func rec(_ id: SockID) -> Record? {
-    guard id > 0 && id < records.count, let r = records[id], r.open else { return nil }
+    guard let r = records[id], r.open else { return nil }
     return r
   }
 
-  var openRecords: [(SockID, Record)] { records.indices.compactMap { i in records[i].flatMap { $0.open ? (i, $0) : nil } } }
+  var openRecords: [(SockID, Record)] {
+    var out: [(SockID, Record)] = []
+    records.forEach { if $0.open { out.append(($0.id, $0)) } }
+    return out
+  }
+
+  /// Files a new socket's record under the next id.
+  func add(_ r: Record) -> SockID {
+    r.id = nextID
+    records[nextID] = r
+    nextID += 1
+    return r.id
+  }
 
   func badf() -> CallResult { .fail(.EBADF, "the socket is closed") }
 
@@ -199,8 +212,7 @@ public final class RealKernel: KernelBackend {
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl) == 0 { limit += " (\(rl.rlim_cur) descriptors)" }
         return .fail(e, e == .EMFILE ? "the descriptor limit is reached: \(limit)" : nil)
       }
-      let id = nextID
-      records.append(Record(fd: fd, kind: kind, uid: uid))
+      let id = add(Record(fd: fd, kind: kind, uid: uid))
       var r = CallResult.ok
       r.created = id
       return r
@@ -269,15 +281,13 @@ public final class RealKernel: KernelBackend {
       return Int(fd)
     }
     guard fd >= 0 else { return res }
-    let nid = nextID
     let child = Record(fd: fd, kind: r.kind, uid: r.uid)
     child.mayHavePeer = true
     // The kernel clones the listener (sk_clone_lock): the options `show`
     // lists come along, all but O_NONBLOCK, a flag of the file.
     child.options = r.options.filter { if case .nonblock = $0 { return false } else { return true } }
-    records.append(child)
     var out = CallResult(local: Sys.name(fd, peer: false), remote: Sys.name(fd, peer: true))
-    out.created = nid
+    out.created = add(child)
     return out
   }
 
@@ -438,7 +448,7 @@ public final class RealKernel: KernelBackend {
   }
 
   public func view(_ id: SockID) -> SocketView {
-    guard id > 0 && id < records.count, let r = records[id] else { return SocketView(state: .CLOSED, local: nil, remote: nil) }
+    guard let r = records[id] else { return SocketView(state: .CLOSED, local: nil, remote: nil) }
     var cached: [DiagRow]?
     let rows: () -> [DiagRow] = {
       if cached == nil { cached = Netlink.dump() }
@@ -480,7 +490,7 @@ public final class RealKernel: KernelBackend {
         hasFd = true
         listed.insert(row.inode)
       } else if row.inode == 0 || row.state == 6 {
-        id = records.indices.last(where: { i in records[i].map { !$0.open && $0.lastLocal == row.local && $0.lastRemote == row.remote } ?? false })
+        id = records.values.last(where: { !$0.open && $0.lastLocal == row.local && $0.lastRemote == row.remote })?.id
       }
       let remote: Endpoint? = row.remote.port == 0 && row.remote.addr.isAny ? nil : row.remote
       out.append(
@@ -503,16 +513,24 @@ public final class RealKernel: KernelBackend {
 
   /// Closes every descriptor the run opened.
   public func shutdownBackend() {
-    for case let r? in records where r.open {
+    records.forEach { r in
+      guard r.open else { return }
       r.open = false
       _ = Glibc.close(r.fd)
     }
   }
 
-  /// Keeps every record: what a closed socket left behind is known only
-  /// from a sock_diag dump, too dear to take at every rebinding of a name,
-  /// and a real run is bounded by descriptors and real time anyway.
-  public func release(_ id: SockID) -> Bool { false }
+  /// Forgets a closed socket that cannot have left anything behind: a UDP
+  /// one, or a TCP one that never connected, accepted or listened. What
+  /// any other left (a TIME_WAIT entry, say) is known only from a
+  /// sock_diag dump, too dear to take at every rebinding of a name, so its
+  /// record stays.
+  public func release(_ id: SockID) -> Bool {
+    guard let r = records[id] else { return true }
+    guard !r.open, r.kind.transport == .udp || !(r.mayHavePeer || r.listened) else { return false }
+    records[id] = nil
+    return true
+  }
 
   deinit { shutdownBackend() }
 }
