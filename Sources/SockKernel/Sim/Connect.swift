@@ -179,10 +179,7 @@ extension SimKernel {
   }
 
   func unhashEstablished(_ s: SimSock) {
-    if let k = s.inEhash, let i = ehash.index(forKey: k), ehash.values[i] === s {
-      ehash.remove(at: i)
-      if s.marksBusy { indexEstablished(k, held: false) }
-    }
+    if let k = s.inEhash, ehash.remove(k, ifHeldBy: s), s.marksBusy { indexEstablished(k, held: false) }
     s.inEhash = nil
   }
 

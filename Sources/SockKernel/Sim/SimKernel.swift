@@ -70,7 +70,7 @@ public final class SimKernel: KernelBackend {
   var twCount = 0
   let tcp = BindTable()
   let udp = BindTable()
-  var ehash: [FourTuple: SimSock] = [:]
+  var ehash = EstablishedHash()
   /// The established hash's full sockets as port bitmaps per (local
   /// address, peer): what lets connect()'s search skip the source ports
   /// already taken toward a destination.
