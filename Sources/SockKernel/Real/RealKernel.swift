@@ -476,6 +476,9 @@ public final class RealKernel: KernelBackend {
     var listed = Set<UInt32>()
     let open = openRecords
     let byInode = Dictionary(open.map { (UInt32(truncatingIfNeeded: $0.1.inode), $0.0) }, uniquingKeysWith: { a, _ in a })
+    // What closed sockets left (TIME_WAIT entries) is named after the
+    // latest closed record with its endpoints.
+    let closed = records.values.filter { !$0.open }
     for row in rows {
       let kind = SocketKind(row.transport, row.family)
       var state = LinuxTCPState.state(row.state)
@@ -490,7 +493,7 @@ public final class RealKernel: KernelBackend {
         hasFd = true
         listed.insert(row.inode)
       } else if row.inode == 0 || row.state == 6 {
-        id = records.values.last(where: { !$0.open && $0.lastLocal == row.local && $0.lastRemote == row.remote })?.id
+        id = closed.last(where: { $0.lastLocal == row.local && $0.lastRemote == row.remote })?.id
       }
       let remote: Endpoint? = row.remote.port == 0 && row.remote.addr.isAny ? nil : row.remote
       out.append(
