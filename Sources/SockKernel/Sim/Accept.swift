@@ -33,7 +33,7 @@ extension SimKernel {
       let first = top[0]
       let group = top.filter { $0.reuseport && first.reuseport && $0.uid == first.uid && $0.laddr == first.laddr }
       if group.count > 1 {
-        let h = flowHash(netSecret ^ 0xE4A5, src.addr, dst.addr, src.port, dst.port)
+        let h = flowHash(netSecret ^ 0xE4A5, src.addr, dst.addr, UInt64(src.port), UInt64(dst.port))
         let idx = Int((UInt64(UInt32(truncatingIfNeeded: h)) &* UInt64(group.count)) >> 32)
         return group[idx]
       }
@@ -89,10 +89,9 @@ extension SimKernel {
         // and autobind conflict with it, connect()'s search finds it too
         // young to reuse, and an explicitly bound port takes it over
         // (timestamps); the simulator keeps an unnamed one.
-        let ghost = newSock(s.kind, uid: s.uid)
+        let ghost = newSock(s.kind, uid: s.uid, hasFd: false)
         socks[ghost.id] = nil
         twCount += 1
-        setHasFd(ghost, false)
         ghost.isTW = true
         ghost.state = .TIME_WAIT
         ghost.laddr = s.laddr
@@ -204,8 +203,7 @@ extension SimKernel {
 
   /// The handshake with listener `l`: a child in its accept queue, both ends ESTABLISHED.
   func establish(_ s: SimSock, with l: SimSock, dst: Endpoint, src: Endpoint) {
-    let c = newSock(l.kind, uid: l.uid)
-    setHasFd(c, false)
+    let c = newSock(l.kind, uid: l.uid, hasFd: false)
     c.reuse = l.reuse
     c.reuseport = l.reuseport
     c.v6only = l.v6only

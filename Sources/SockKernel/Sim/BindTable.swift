@@ -17,7 +17,11 @@ final class PortBucket {
   var tb2 = AddrBucketList()
   init(port: Int) { self.port = port }
 
-  var owners: [SimSock] { tb2.values.flatMap(\.owners) }
+  /// Every owner, address bucket by address bucket, walked in place (no
+  /// array is built: a bind() checks its port's owners every time).
+  var owners: LazySequence<FlattenSequence<LazyMapSequence<[(key: IPAddress, bucket: AddrBucket)], [SimSock]>>> {
+    tb2.items.lazy.flatMap(\.bucket.owners)
+  }
 }
 
 /// The address buckets of one port, in creation order. A port rarely has

@@ -161,13 +161,8 @@ extension SimKernel {
   /// shares, and which rule allowed it.
   func sharedWhy(_ s: SimSock) -> String? {
     guard let tb = table(for: s).bucket(s.lport), let cls = s.boundClass else { return nil }
-    // Walked in place: a bind() nobody shares with (nearly all) allocates nothing.
-    var others: [SimSock] = []
-    for item in tb.tb2.items {
-      for o in item.bucket.owners
-      where o !== s && (o.boundClass.map { AddrClass.overlap(cls, v6: s.isV6, $0, v6Other: o.isV6) } ?? false) && devicesCompatible(s, o) {
-        others.append(o)
-      }
+    let others: [SimSock] = tb.owners.filter { o in
+      o !== s && (o.boundClass.map { AddrClass.overlap(cls, v6: s.isV6, $0, v6Other: o.isV6) } ?? false) && devicesCompatible(s, o)
     }
     guard let o = others.first else { return nil }
     let rp = s.reuseport && o.reuseport && (o.isTW || s.uid == o.uid)

@@ -19,21 +19,17 @@ extension SimKernel {
   /// secure_ipv4_port_ephemeral: a keyed hash of source, destination and
   /// destination port, plus the 10-second time slot.
   func portOffset(_ saddr: IPAddress, _ daddr: IPAddress, _ dport: Int) -> UInt64 {
-    var h = KeyedHash(netSecret)
-    h.add(saddr)
-    h.add(daddr)
-    h.add(UInt64(dport))
-    h.add(UInt64(nowMs / 10_000))
-    return h.value
+    flowHash(netSecret, saddr, daddr, UInt64(dport), UInt64(nowMs / 10_000))
   }
 
-  /// The keyed hash of a flow: two addresses, then two ports.
-  func flowHash(_ key: UInt64, _ a: IPAddress, _ b: IPAddress, _ p: UInt16, _ q: UInt16) -> UInt64 {
+  /// The keyed hash of a flow: two addresses, then two more words (ports,
+  /// or a port and a time slot).
+  func flowHash(_ key: UInt64, _ a: IPAddress, _ b: IPAddress, _ p: UInt64, _ q: UInt64) -> UInt64 {
     var h = KeyedHash(key)
     h.add(a)
     h.add(b)
-    h.add(UInt64(p))
-    h.add(UInt64(q))
+    h.add(p)
+    h.add(q)
     return h.value
   }
 

@@ -22,17 +22,10 @@ public struct SeededRandom: Sendable {
     z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
     return z ^ (z >> 31)
   }
-
-  /// A keyed hash standing in for the kernel's siphash with `net_secret`.
-  public static func keyedHash(_ key: UInt64, _ words: [UInt64]) -> UInt64 {
-    var h = KeyedHash(key)
-    for w in words { h.add(w) }
-    return h.value
-  }
 }
 
-/// SeededRandom.keyedHash a word at a time, without an array (connect()
-/// hashes its 4-tuple on every call).
+/// A keyed hash standing in for the kernel's siphash with `net_secret`, fed
+/// a word at a time (connect() hashes its 4-tuple on every call).
 struct KeyedHash {
   private(set) var value: UInt64
   init(_ key: UInt64) { value = SeededRandom.mix(key ^ 0x6A09_E667_F3BC_C908) }
@@ -50,6 +43,12 @@ struct KeyedHash {
 extension IPAddress {
   static func fold(_ a: UInt64, _ b: UInt64) -> UInt64 {
     (a &* 0x9E37_79B9_7F4A_7C15 ^ b) &* 0xBF58_476D_1CE4_E5B9
+  }
+
+  /// Two addresses (as v6Words) and a fifth word folded into one: the hash
+  /// of the established table's and busyPorts' keys.
+  static func fold(_ lhi: UInt64, _ llo: UInt64, _ rhi: UInt64, _ rlo: UInt64, _ tail: UInt64) -> UInt64 {
+    fold(fold(fold(lhi, llo), fold(rhi, rlo)), tail)
   }
 
   /// The address in its IPv6 (v4-mapped) form, as two words.

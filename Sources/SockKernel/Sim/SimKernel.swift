@@ -134,11 +134,15 @@ public final class SimKernel: KernelBackend {
     return s
   }
 
-  func newSock(_ kind: SocketKind, uid: UInt32) -> SimSock {
+  /// A socket with the next id; `hasFd: false` for what the kernel makes
+  /// without a descriptor (an accepted connection before accept(), a
+  /// TIME_WAIT entry).
+  func newSock(_ kind: SocketKind, uid: UInt32, hasFd: Bool = true) -> SimSock {
     let s = SimSock(id: nextID, kind: kind, uid: uid)
     s.dualRule = rule(.connectSourceV4Wildcard)
     nextID += 1
-    openDescriptors += 1
+    s.hasFd = hasFd
+    if hasFd { openDescriptors += 1 }
     socks[s.id] = s
     live[s.id] = s
     return s

@@ -283,7 +283,7 @@ struct FourTuple: Hashable {
   var lport: Int { Int(ports >> 16) }
   var rport: Int { Int(ports & 0xFFFF) }
   /// The key's five words folded into one (EstablishedHash takes its top bits).
-  var fold: UInt64 { IPAddress.fold(IPAddress.fold(IPAddress.fold(lhi, llo), IPAddress.fold(rhi, rlo)), UInt64(ports)) }
+  var fold: UInt64 { IPAddress.fold(lhi, llo, rhi, rlo, UInt64(ports)) }
   /// A filler for the hash's empty slots.
   static let empty = FourTuple(.any6, 0, .any6, 0)
   /// One word into the hasher, not five.
@@ -308,7 +308,7 @@ struct PeerKey: Hashable {
     self.rport = UInt32(truncatingIfNeeded: rport & 0xFFFF)
   }
   func hash(into h: inout Hasher) {
-    h.combine(IPAddress.fold(IPAddress.fold(IPAddress.fold(lhi, llo), IPAddress.fold(rhi, rlo)), UInt64(rport)))
+    h.combine(IPAddress.fold(lhi, llo, rhi, rlo, UInt64(rport)))
   }
 }
 

@@ -142,10 +142,9 @@ extension SimKernel {
       tcpDone(s)
       return
     }
-    let tw = newSock(s.kind, uid: s.uid)
+    let tw = newSock(s.kind, uid: s.uid, hasFd: false)
     twCount += 1
     socks[tw.id] = nil
-    setHasFd(tw, false)
     tw.isTW = true
     tw.state = substate
     tw.reuse = s.reuse

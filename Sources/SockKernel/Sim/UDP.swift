@@ -264,7 +264,7 @@ extension SimKernel {
     if rule(.udpReuseportSpread), let g = first.udpGroup, let members = udpGroups[g],
       members.count > 1, !members.contains(where: { $0.state == .ESTABLISHED })
     {
-      let h = flowHash(netSecret ^ 0x0D9E, dst.addr, src.addr, src.port, dst.port)
+      let h = flowHash(netSecret ^ 0x0D9E, dst.addr, src.addr, UInt64(src.port), UInt64(dst.port))
       return members[Int((UInt64(UInt32(truncatingIfNeeded: h)) &* UInt64(members.count)) >> 32)]
     }
     return first
