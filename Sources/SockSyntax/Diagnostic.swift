@@ -69,17 +69,21 @@ public enum DiagnosticRenderer {
 /// Suggests the closest candidate to a misspelt word (Levenshtein distance).
 public enum Suggest {
   public static func closest(to word: String, in candidates: [String]) -> String? {
-    let w = Array(word.lowercased())
+    let w = Array(word.lowercased().unicodeScalars)
     var best: (String, Int)?
     for c in candidates {
-      let d = distance(w, Array(c.lowercased()))
-      let limit = max(1, min(3, c.count / 3 + 1))
+      let b = Array(c.lowercased().unicodeScalars)
+      let limit = max(1, min(3, b.count / 3 + 1))
+      // The distance is at least the difference in length: a long word
+      // (a line of garbage, say) is not compared letter by letter.
+      guard abs(w.count - b.count) <= limit else { continue }
+      let d = distance(w, b)
       if d <= limit, best == nil || d < best!.1 { best = (c, d) }
     }
     return best?.0
   }
 
-  static func distance(_ a: [Character], _ b: [Character]) -> Int {
+  static func distance(_ a: [Unicode.Scalar], _ b: [Unicode.Scalar]) -> Int {
     if a.isEmpty { return b.count }
     if b.isEmpty { return a.count }
     var prev = Array(0...b.count)

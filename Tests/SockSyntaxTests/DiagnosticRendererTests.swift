@@ -32,5 +32,11 @@ final class DiagnosticRendererTests: XCTestCase {
     XCTAssertEqual(Suggest.closest(to: "reuseadr", in: ["reuseaddr", "reuseport"]), "reuseaddr")
     XCTAssertEqual(Suggest.closest(to: "EADDRINUSED", in: ["EADDRINUSE", "EINVAL"]), "EADDRINUSE")
     XCTAssertNil(Suggest.closest(to: "zzz", in: ["reuseaddr"]))
+    // The length prefilter keeps a word exactly at the limit (three extra
+    // letters for a nine-letter option) and drops a line of garbage.
+    XCTAssertEqual(Suggest.closest(to: "reuseaddrxyz", in: ["reuseaddr"]), "reuseaddr")
+    XCTAssertNil(Suggest.closest(to: "reuseaddrwxyz", in: ["reuseaddr"]))
+    XCTAssertNil(Suggest.closest(to: String(repeating: "reuseaddr", count: 200), in: ["reuseaddr"]))
+    XCTAssertEqual(Suggest.closest(to: "RéuseAddr", in: ["reuseaddr"]), "reuseaddr")
   }
 }
